@@ -1,0 +1,210 @@
+// Command orgraph runs and administers the orgraph service.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kong"
+	"github.com/google/uuid"
+
+	"github.com/orgraph/orgraph/internal/app"
+	"github.com/orgraph/orgraph/internal/store"
+	"github.com/orgraph/orgraph/policy"
+)
+
+type dbFlag struct {
+	DB string `name:"db" env:"ORGRAPH_DB" help:"Database URL: postgres://… or an SQLite file (default orgraph.db)."`
+}
+
+type limitFlags struct {
+	MaxApplications int           `name:"max-applications" env:"ORGRAPH_MAX_APPLICATIONS" default:"100" help:"Default applications per org."`
+	MaxSectors      int           `name:"max-sectors" env:"ORGRAPH_MAX_SECTORS" default:"50" help:"Default sectors per org."`
+	MaxSuborgs      int           `name:"max-suborgs" env:"ORGRAPH_MAX_SUBORGS" default:"1000" help:"Default direct suborgs per org."`
+	MaxOrgsOwned    int           `name:"max-orgs-owned" env:"ORGRAPH_MAX_ORGS_OWNED" default:"100" help:"Root orgs one account may own."`
+	InvitationTTL   time.Duration `name:"invitation-ttl" env:"ORGRAPH_INVITATION_TTL" default:"168h" help:"How long an invitation stays valid."`
+}
+
+type serveCmd struct {
+	dbFlag
+	limitFlags
+	Addr          string `default:":8080" env:"ORGRAPH_ADDR" help:"Listen address."`
+	PolicyDir     string `name:"policy-dir" env:"ORGRAPH_POLICY_DIR" help:"Directory of .rego and data files (default: the embedded policy). Watched for changes."`
+	MaxDepth      int    `name:"max-depth" default:"64" help:"Maximum query depth."`
+	MaxComplexity int    `name:"max-complexity" default:"200000" help:"Maximum query complexity (lists multiply by first/last)."`
+	NoIntrospect  bool   `name:"no-introspection" help:"Disable schema introspection."`
+}
+
+func (c *serveCmd) Run(logger *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	url := store.ResolveURL(c.DB)
+	cfg := app.DefaultConfig()
+	cfg.DB, cfg.PolicyDir, cfg.Logger = url, c.PolicyDir, logger
+	// The embedded default migrates itself; PostgreSQL is migrated by `orgraph migrate`.
+	cfg.Migrate = !isPostgres(url)
+	cfg.Limits.Applications, cfg.Limits.Sectors, cfg.Limits.Suborgs, cfg.Limits.OrgsOwned = c.MaxApplications, c.MaxSectors, c.MaxSuborgs, c.MaxOrgsOwned
+	cfg.InvitationTTL, cfg.MaxDepth, cfg.MaxComplexity, cfg.Introspection = c.InvitationTTL, c.MaxDepth, c.MaxComplexity, !c.NoIntrospect
+	a, err := app.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Store.Close()
+	if c.PolicyDir != "" {
+		go a.Engine.Watch(ctx)
+	}
+	srv := &http.Server{
+		Addr: c.Addr, Handler: a.Handler,
+		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	logger.Info("orgraph listening", "addr", c.Addr, "db", redact(url), "policy", a.Engine.Version())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutdown, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+type migrateCmd struct{ dbFlag }
+
+func (c *migrateCmd) Run() error {
+	st, err := store.Open(store.ResolveURL(c.DB))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Migrate(context.Background()); err != nil {
+		return err
+	}
+	fmt.Println("schema is up to date")
+	return nil
+}
+
+type accountCreateCmd struct {
+	dbFlag
+	Alias         string `required:"" help:"The account's alias."`
+	DisplayName   string `name:"display-name" help:"Display name."`
+	PlatformAdmin bool   `name:"platform-admin" help:"Make the account a platform admin."`
+}
+
+func (c *accountCreateCmd) Run() error {
+	ctx := context.Background()
+	a, err := openApp(ctx, c.DB)
+	if err != nil {
+		return err
+	}
+	defer a.Store.Close()
+	acc, err := a.Service.CreateAccount(ctx, c.Alias, c.DisplayName, c.PlatformAdmin)
+	if err != nil {
+		return err
+	}
+	fmt.Println(acc.ID)
+	return nil
+}
+
+type tokenCmd struct {
+	dbFlag
+	Alias string        `required:"" help:"Account alias."`
+	Org   string        `help:"Confine the token to this org's subtree."`
+	TTL   time.Duration `name:"ttl" default:"1h" help:"Token lifetime."`
+}
+
+func (c *tokenCmd) Run() error {
+	ctx := context.Background()
+	a, err := openApp(ctx, c.DB)
+	if err != nil {
+		return err
+	}
+	defer a.Store.Close()
+	acc, err := a.Service.AccountByAlias(ctx, c.Alias)
+	if err != nil {
+		return err
+	}
+	var org *uuid.UUID
+	if c.Org != "" {
+		id, err := uuid.Parse(c.Org)
+		if err != nil {
+			return fmt.Errorf("--org: %w", err)
+		}
+		org = &id
+	}
+	tok, _, err := a.Auth.Issue(acc, org, c.TTL)
+	if err != nil {
+		return err
+	}
+	fmt.Println(tok)
+	return nil
+}
+
+type policyTestCmd struct {
+	PolicyDir   string  `name:"policy-dir" help:"Directory of policies (default: the embedded policy)."`
+	MinCoverage float64 `name:"min-coverage" default:"90" help:"Fail below this coverage (percent)."`
+}
+
+func (c *policyTestCmd) Run() error {
+	return policy.RunTests(context.Background(), c.PolicyDir, os.Stdout, c.MinCoverage)
+}
+
+type cli struct {
+	Serve   serveCmd   `cmd:"" help:"Run the GraphQL server."`
+	Migrate migrateCmd `cmd:"" help:"Apply the database schema."`
+	Account struct {
+		Create accountCreateCmd `cmd:"" help:"Create an account; prints its id."`
+	} `cmd:"" help:"Manage accounts."`
+	Token  tokenCmd `cmd:"" help:"Print a bearer token for an account."`
+	Policy struct {
+		Test policyTestCmd `cmd:"" help:"Run the Rego tests with coverage."`
+	} `cmd:"" help:"Policy tools."`
+	Seed seedCmd `cmd:"" help:"Write synthetic orgs for benchmarks."`
+}
+
+func main() {
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	slog.SetDefault(logger)
+	var c cli
+	kctx := kong.Parse(&c, kong.Name("orgraph"), kong.Description("Multi-tenant organization service."),
+		kong.UsageOnError(), kong.Bind(logger))
+	if err := kctx.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "orgraph:", err)
+		os.Exit(1)
+	}
+}
+
+// openApp opens the database for an admin command, migrating the embedded default.
+func openApp(ctx context.Context, db string) (*app.App, error) {
+	cfg := app.DefaultConfig()
+	cfg.DB = store.ResolveURL(db)
+	cfg.Migrate = !isPostgres(cfg.DB)
+	cfg.Logger = slog.Default()
+	return app.New(ctx, cfg)
+}
+
+func isPostgres(url string) bool {
+	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
+}
+
+// redact hides credentials of a database URL in logs.
+func redact(url string) string {
+	if at := strings.LastIndex(url, "@"); isPostgres(url) && at > 0 {
+		return "postgres://…" + url[at:]
+	}
+	return url
+}

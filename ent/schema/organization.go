@@ -1,0 +1,136 @@
+package schema
+
+import (
+	"time"
+
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+	"github.com/google/uuid"
+
+	"github.com/orgraph/orgraph/ent/schema/types"
+)
+
+// SlugPattern is the form of an organization slug.
+const SlugPattern = `^[a-z0-9-]{1,100}$`
+
+// Organization is the tenancy unit; suborgs nest to any depth.
+type Organization struct{ ent.Schema }
+
+// Mixin of Organization.
+func (Organization) Mixin() []ent.Mixin { return []ent.Mixin{BaseMixin{}} }
+
+// Fields of Organization.
+func (Organization) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("name").NotEmpty().MaxLen(200).
+			Annotations(entgql.OrderField("NAME")),
+		field.String("slug").Unique().
+			Annotations(entgql.OrderField("SLUG")),
+		field.String("tenant").Annotations(entgql.OrderField("TENANT")),
+		field.UUID("parent_id", uuid.UUID{}).Optional().Nillable().Immutable(),
+		// depth is 0 for a root; kept so descendants(maxDepth) needs no recursion.
+		field.Int("depth").Default(0).Immutable().Annotations(entgql.OrderField("DEPTH")),
+		// ancestry lists the ancestor ids root first; orgs never move, so it is
+		// immutable and lets a policy input be built from one row.
+		field.JSON("ancestry", []uuid.UUID{}).Default([]uuid.UUID{}).Immutable().Annotations(entgql.Skip()),
+		field.Enum("status").Values("ACTIVE", "RETIRED").Default("ACTIVE").
+			Annotations(entgql.OrderField("STATUS")),
+		field.Strings("capabilities").Default([]string{}),
+		field.Strings("domains").Default([]string{}),
+		field.JSON("settings", map[string]any{}).Default(map[string]any{}).
+			Annotations(entgql.Type("Map")),
+		field.JSON("limits", types.OrgLimits{}).Default(types.OrgLimits{}).
+			Annotations(entgql.Type("OrgLimits")),
+		field.UUID("person_pool_id", uuid.UUID{}).Immutable().Annotations(entgql.Skip()),
+		field.UUID("group_pool_id", uuid.UUID{}).Immutable().Annotations(entgql.Skip()),
+		field.Time("updated_at").Default(now).UpdateDefault(func() time.Time { return now() }).
+			Annotations(entgql.OrderField("UPDATED_AT")),
+		field.Time("deleted_at").Optional().Nillable(),
+	}
+}
+
+// Edges of Organization.
+func (Organization) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.To("children", Organization.Type).
+			Annotations(entgql.RelayConnection()).
+			From("parent").Field("parent_id").Unique().Immutable(),
+		// Closure rows: one per (ancestor, descendant) pair, including self at depth 0.
+		edge.To("descendant_links", OrgClosure.Type).Annotations(entgql.Skip()),
+		edge.To("ancestor_links", OrgClosure.Type).Annotations(entgql.Skip()),
+		edge.To("members", Membership.Type).Annotations(entgql.RelayConnection()),
+		edge.To("invitations", Invitation.Type).Annotations(entgql.RelayConnection()),
+		edge.To("applications", Application.Type).Annotations(entgql.RelayConnection()),
+		edge.To("sectors", Sector.Type).Annotations(entgql.RelayConnection()),
+		edge.To("api_keys", APIKey.Type).Annotations(entgql.RelayConnection()),
+		edge.To("audit_events", AuditEvent.Type).Annotations(entgql.RelayConnection()),
+		edge.To("persons", Person.Type).Through("registrations", Registration.Type).
+			Annotations(entgql.RelayConnection()),
+		edge.To("group_memberships", GroupMembership.Type).Annotations(entgql.Skip()),
+		edge.From("person_pool", PersonPool.Type).Ref("organizations").
+			Field("person_pool_id").Unique().Required().Immutable().Annotations(entgql.Skip()),
+		edge.From("group_pool", GroupPool.Type).Ref("organizations").
+			Field("group_pool_id").Unique().Required().Immutable().Annotations(entgql.Skip()),
+	}
+}
+
+// Indexes of Organization.
+func (Organization) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("tenant"),
+		index.Fields("parent_id"),
+		index.Fields("created_at"),
+	}
+}
+
+// Annotations of Organization.
+func (Organization) Annotations() []schema.Annotation {
+	return []schema.Annotation{
+		entgql.RelayConnection(),
+		entgql.MultiOrder(),
+		entgql.QueryField("organizations"),
+	}
+}
+
+// OrgClosure is the transitive closure of the org tree. A closure table (rather
+// than a materialized path) gives "ancestors of X" and "descendants of X up to
+// depth d" as one indexed equality lookup on both SQLite and PostgreSQL, and lets
+// list filters join on it without string prefix matching.
+type OrgClosure struct{ ent.Schema }
+
+// Fields of OrgClosure.
+func (OrgClosure) Fields() []ent.Field {
+	return []ent.Field{
+		field.UUID("ancestor_id", uuid.UUID{}).Immutable(),
+		field.UUID("descendant_id", uuid.UUID{}).Immutable(),
+		field.Int("depth").Immutable(),
+	}
+}
+
+// Edges of OrgClosure.
+func (OrgClosure) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("ancestor", Organization.Type).Ref("descendant_links").
+			Field("ancestor_id").Unique().Required().Immutable(),
+		edge.From("descendant", Organization.Type).Ref("ancestor_links").
+			Field("descendant_id").Unique().Required().Immutable(),
+	}
+}
+
+// Indexes of OrgClosure.
+func (OrgClosure) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("ancestor_id", "descendant_id").Unique(),
+		index.Fields("ancestor_id", "depth"),
+		index.Fields("descendant_id", "depth"),
+	}
+}
+
+// Annotations of OrgClosure.
+func (OrgClosure) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip()}
+}

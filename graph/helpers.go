@@ -1,0 +1,212 @@
+package graph
+
+import (
+	"context"
+	"slices"
+
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent/dialect/sql"
+	"entgo.io/ent/dialect/sql/sqljson"
+	"github.com/google/uuid"
+
+	"github.com/orgraph/orgraph/ent"
+	"github.com/orgraph/orgraph/ent/organization"
+	"github.com/orgraph/orgraph/ent/orgclosure"
+	"github.com/orgraph/orgraph/ent/predicate"
+	"github.com/orgraph/orgraph/graph/model"
+	"github.com/orgraph/orgraph/internal/apperr"
+	"github.com/orgraph/orgraph/internal/auth"
+	"github.com/orgraph/orgraph/internal/gate"
+	"github.com/orgraph/orgraph/internal/service"
+)
+
+func (r *Resolver) node(ctx context.Context, id uuid.UUID) (ent.Noder, error) {
+	n, err := r.Client.Noder(ctx, id, ent.WithNodeType(r.NodeType))
+	if ent.IsNotFound(err) {
+		return nil, apperr.New(apperr.NotFound, "node %s not found", id)
+	}
+	return n, err
+}
+
+func (r *Resolver) viewer(ctx context.Context) (*ent.Account, error) {
+	p := auth.FromContext(ctx)
+	if p == nil || p.Account == nil {
+		return nil, apperr.New(apperr.Unauthenticated, "viewer needs an account token")
+	}
+	return p.Account, nil
+}
+
+// organization finds an org by id or slug through the read filter, so another
+// tenant's org is NOT_FOUND exactly like a missing one.
+func (r *Resolver) organization(ctx context.Context, id *uuid.UUID, slug *string) (*ent.Organization, error) {
+	q := r.Client.Organization.Query()
+	switch {
+	case id != nil && slug == nil:
+		q = q.Where(organization.ID(*id))
+	case slug != nil && id == nil:
+		q = q.Where(organization.Slug(*slug))
+	default:
+		return nil, apperr.New(apperr.BadUserInput, "give exactly one of id and slug")
+	}
+	org, err := q.Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, apperr.New(apperr.NotFound, "organization not found")
+	}
+	return org, err
+}
+
+func (r *Resolver) organizationByDomain(ctx context.Context, domain string) (*ent.Organization, error) {
+	d, err := service.NormalizeDomain(domain)
+	if err != nil {
+		return nil, err
+	}
+	// domains is a JSON array; the candidate set is small, so match exactly in Go.
+	orgs, err := r.Client.Organization.Query().Where(func(s *sql.Selector) {
+		s.Where(sqljson.ValueContains(organization.FieldDomains, d))
+	}).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range orgs {
+		if slices.Contains(o.Domains, d) {
+			return o, nil
+		}
+	}
+	return nil, apperr.New(apperr.NotFound, "no organization holds domain %q", d)
+}
+
+func (r *Resolver) ancestors(ctx context.Context, org *ent.Organization) ([]*ent.Organization, error) {
+	if len(org.Ancestry) == 0 {
+		return []*ent.Organization{}, nil
+	}
+	found, err := r.Client.Organization.Query().Where(organization.IDIn(org.Ancestry...)).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[uuid.UUID]*ent.Organization, len(found))
+	for _, o := range found {
+		byID[o.ID] = o
+	}
+	out := make([]*ent.Organization, 0, len(found))
+	for _, id := range org.Ancestry { // root first; unreadable ancestors are left out
+		if o, ok := byID[id]; ok {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
+func (r *Resolver) descendants(ctx context.Context, org *ent.Organization, maxDepth *int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []*ent.OrganizationOrder, where *ent.OrganizationWhereInput) (*ent.OrganizationConnection, error) {
+	preds := []predicate.OrgClosure{orgclosure.AncestorID(org.ID), orgclosure.DepthGT(0)}
+	if maxDepth != nil {
+		if *maxDepth < 1 {
+			return nil, apperr.New(apperr.BadUserInput, "maxDepth must be at least 1")
+		}
+		preds = append(preds, orgclosure.DepthLTE(*maxDepth))
+	}
+	return r.Client.Organization.Query().Where(organization.HasAncestorLinksWith(preds...)).
+		Paginate(ctx, after, first, before, last,
+			ent.WithOrganizationOrder(orderBy), ent.WithOrganizationFilter(where.Filter))
+}
+
+func (r *Resolver) count(ctx context.Context, kind string, org *ent.Organization) (int, error) {
+	l := loaders(ctx)
+	switch kind {
+	case "members":
+		return l.Members.Load(ctx, org.ID)
+	case "applications":
+		return l.Applications.Load(ctx, org.ID)
+	default:
+		return l.Persons.Load(ctx, org.ID)
+	}
+}
+
+func (r *Resolver) viewerCan(ctx context.Context, org *ent.Organization, action string) (bool, error) {
+	d, err := r.Gate.Explain(ctx, r.Client, action, service.Target{Type: "organization", ID: org.ID.String(), Org: org, Status: string(org.Status)})
+	return d.Allowed, err
+}
+
+// authorize explains a decision on any node the caller can see.
+func (r *Resolver) authorize(ctx context.Context, action string, id uuid.UUID) (*model.Decision, error) {
+	n, err := r.node(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	t, err := r.targetOf(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	d, err := r.Gate.Explain(ctx, r.Client, action, t)
+	if err != nil {
+		return nil, err
+	}
+	out := &model.Decision{Allowed: d.Allowed, Reasons: make([]*model.DecisionReason, len(d.Reasons))}
+	for i, rs := range d.Reasons {
+		out.Reasons[i] = &model.DecisionReason{Rule: rs.Rule, Permission: rs.Permission, Message: rs.Message}
+	}
+	return out, nil
+}
+
+// targetOf describes a node for the policy.
+func (r *Resolver) targetOf(ctx context.Context, n ent.Noder) (service.Target, error) {
+	var orgID uuid.UUID
+	t := service.Target{}
+	switch v := n.(type) {
+	case *ent.Organization:
+		t.Type, t.ID, t.Status, orgID = "organization", v.ID.String(), string(v.Status), v.ID
+	case *ent.Application:
+		t.Type, t.ID, t.Status, orgID = "application", v.ID.String(), string(v.Status), v.OrganizationID
+	case *ent.Sector:
+		t.Type, t.ID, t.Status, orgID = "sector", v.ID.String(), string(v.Status), v.OrganizationID
+	case *ent.Membership:
+		t.Type, t.ID, orgID = "membership", v.ID.String(), v.OrganizationID
+	case *ent.Invitation:
+		t.Type, t.ID, t.Status, orgID = "invitation", v.ID.String(), string(v.Status), v.OrganizationID
+	case *ent.APIKey:
+		t.Type, t.ID, orgID = "apikey", v.ID.String(), v.OrganizationID
+	default:
+		return t, apperr.New(apperr.BadUserInput, "authorize takes an organization, application, sector, membership, invitation or API key id")
+	}
+	org, err := r.Gate.Org(ctx, orgID)
+	if err != nil {
+		return t, err
+	}
+	t.Org = org
+	return t, nil
+}
+
+func (r *Resolver) createOrganization(ctx context.Context, in model.CreateOrganizationInput) (*ent.Organization, error) {
+	return r.Service.CreateOrganization(gate.System(ctx), service.CreateOrgInput{
+		Name: in.Name, Slug: in.Slug, ParentID: in.ParentID, PersonsPoolOf: in.PersonsPoolOf,
+		GroupsPoolOf: in.GroupsPoolOf, Capabilities: in.Capabilities, Domains: in.Domains, Settings: in.Settings,
+	})
+}
+
+func (r *Resolver) updateOrganization(ctx context.Context, id uuid.UUID, in model.UpdateOrganizationInput) (*ent.Organization, error) {
+	return r.Service.UpdateOrganization(gate.System(ctx), id, service.UpdateOrgInput{
+		Name: in.Name, Slug: in.Slug, Capabilities: in.Capabilities, Domains: in.Domains, Settings: in.Settings,
+	})
+}
+
+func (r *Resolver) exchangeToken(ctx context.Context, orgID uuid.UUID) (*model.Token, error) {
+	p := auth.FromContext(ctx)
+	if p == nil || p.Account == nil {
+		return nil, apperr.New(apperr.Unauthenticated, "exchangeToken needs an account token")
+	}
+	org, err := r.organization(ctx, &orgID, nil)
+	if err != nil {
+		return nil, err
+	}
+	role, err := r.Gate.ViewerRole(ctx, org)
+	if err != nil {
+		return nil, err
+	}
+	if role == nil && !p.Account.PlatformAdmin {
+		return nil, apperr.New(apperr.NotFound, "organization not found")
+	}
+	tok, exp, err := r.Auth.Issue(p.Account, &org.ID, r.TokenTTL)
+	if err != nil {
+		return nil, err
+	}
+	return &model.Token{Token: tok, ExpiresAt: exp, Organization: org}, nil
+}

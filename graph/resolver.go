@@ -1,0 +1,37 @@
+// Package graph holds the GraphQL schema and its resolvers; resolvers stay one
+// expression wide and call the service layer (writes) or ent (reads).
+package graph
+
+import (
+	"context"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/google/uuid"
+
+	"github.com/orgraph/orgraph/ent"
+	"github.com/orgraph/orgraph/graph/generated"
+	"github.com/orgraph/orgraph/internal/auth"
+	"github.com/orgraph/orgraph/internal/gate"
+	"github.com/orgraph/orgraph/internal/service"
+)
+
+// Resolver carries the dependencies of every resolver.
+type Resolver struct {
+	Client  *ent.Client
+	Service *service.Service
+	Gate    *gate.Gate
+	Auth    *auth.Authenticator
+	// NodeType resolves which table a node id lives in.
+	NodeType NodeTypeFunc
+	// TokenTTL is the lifetime of exchangeToken's tokens.
+	TokenTTL time.Duration
+}
+
+// NewSchema builds the executable schema.
+func NewSchema(r *Resolver) graphql.ExecutableSchema {
+	return generated.NewExecutableSchema(generated.Config{Resolvers: r})
+}
+
+// NodeTypeFunc finds the table of a node id.
+type NodeTypeFunc func(ctx context.Context, id uuid.UUID) (string, error)

@@ -1,0 +1,102 @@
+// Package app wires the store, the policy engine, the gate, the service layer
+// and the HTTP server together; `orgraph serve` and the end-to-end tests use it.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/orgraph/orgraph/graph"
+	"github.com/orgraph/orgraph/internal/auth"
+	"github.com/orgraph/orgraph/internal/gate"
+	"github.com/orgraph/orgraph/internal/service"
+	"github.com/orgraph/orgraph/internal/store"
+	"github.com/orgraph/orgraph/policy"
+	"github.com/orgraph/orgraph/server"
+)
+
+// Config of a running orgraph.
+type Config struct {
+	DB            string
+	PolicyDir     string // "" = embedded policies
+	Migrate       bool
+	Limits        service.Limits
+	InvitationTTL time.Duration
+	TokenTTL      time.Duration
+	MaxDepth      int
+	MaxComplexity int
+	Introspection bool
+	Logger        *slog.Logger
+}
+
+// DefaultConfig holds the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		Limits:        service.Limits{Applications: 100, Sectors: 50, Suborgs: 1000, OrgsOwned: 100},
+		InvitationTTL: 7 * 24 * time.Hour,
+		TokenTTL:      time.Hour,
+		MaxDepth:      64,
+		MaxComplexity: 200000,
+		Introspection: true,
+	}
+}
+
+// Capabilities are the capability names every root org starts with.
+var Capabilities = []string{"core", "applications", "identities", "billing", "api_keys"}
+
+// App is a wired orgraph.
+type App struct {
+	Store    *store.Store
+	Engine   *policy.Engine
+	Gate     *gate.Gate
+	Service  *service.Service
+	Auth     *auth.Authenticator
+	Handler  http.Handler
+	Registry *prometheus.Registry
+}
+
+// New opens everything. The caller runs Engine.Watch and closes Store.
+func New(ctx context.Context, cfg Config) (*App, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	st, err := store.Open(cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Migrate {
+		if err := st.Migrate(ctx); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	eng, err := policy.Open(ctx, policy.Options{Dir: cfg.PolicyDir, Logger: cfg.Logger, Registerer: reg})
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	au, err := auth.New(ctx, st.Client)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	g := gate.New(st.Client, eng)
+	svc := service.New(st.Client, st.Dialect, g, service.Config{
+		Limits: cfg.Limits, Capabilities: Capabilities, InvitationTTL: cfg.InvitationTTL,
+	})
+	res := &graph.Resolver{Client: st.Client, Service: svc, Gate: g, Auth: au, NodeType: st.NodeType, TokenTTL: cfg.TokenTTL}
+	h := server.New(server.Config{
+		Resolver: res, Client: st.Client, Auth: au, Gate: g, Ping: st.Ping, PolicyVersion: eng.Version,
+		Logger: cfg.Logger, Registry: reg, MaxDepth: cfg.MaxDepth, MaxComplexity: cfg.MaxComplexity,
+		Introspection: cfg.Introspection,
+	})
+	return &App{Store: st, Engine: eng, Gate: g, Service: svc, Auth: au, Handler: h, Registry: reg}, nil
+}

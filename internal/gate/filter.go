@@ -1,0 +1,166 @@
+package gate
+
+import (
+	"context"
+
+	"entgo.io/ent/dialect/sql"
+	"github.com/google/uuid"
+
+	"github.com/orgraph/orgraph/ent"
+	"github.com/orgraph/orgraph/ent/account"
+	"github.com/orgraph/orgraph/ent/apikey"
+	"github.com/orgraph/orgraph/ent/application"
+	"github.com/orgraph/orgraph/ent/auditevent"
+	"github.com/orgraph/orgraph/ent/group"
+	"github.com/orgraph/orgraph/ent/intercept"
+	"github.com/orgraph/orgraph/ent/invitation"
+	"github.com/orgraph/orgraph/ent/membership"
+	"github.com/orgraph/orgraph/ent/organization"
+	"github.com/orgraph/orgraph/ent/orgclosure"
+	"github.com/orgraph/orgraph/ent/person"
+	"github.com/orgraph/orgraph/ent/sector"
+	"github.com/orgraph/orgraph/internal/auth"
+	"github.com/orgraph/orgraph/policy"
+)
+
+// installFilters makes every query of org data made for a GraphQL request
+// return only rows of orgs the caller may read, as SQL predicates over the
+// closure table, so totalCount and pagination stay exact.
+func (g *Gate) installFilters(client *ent.Client) {
+	client.Organization.Intercept(
+		intercept.TraverseOrganization(func(ctx context.Context, q *ent.OrganizationQuery) error {
+			return g.filter(ctx, "organization.read", func(p func(*sql.Selector)) {
+				q.Where(organization.DeletedAtIsNil(), func(s *sql.Selector) { p(s) })
+			}, organization.FieldID)
+		}))
+	client.Membership.Intercept(
+		intercept.TraverseMembership(func(ctx context.Context, q *ent.MembershipQuery) error {
+			return g.filterOr(ctx, "members.read", membership.FieldOrganizationID, membership.FieldAccountID, func(p func(*sql.Selector)) { q.Where(p) })
+		}))
+	client.Invitation.Intercept(
+		intercept.TraverseInvitation(func(ctx context.Context, q *ent.InvitationQuery) error {
+			return g.filterOr(ctx, "invitations.read", invitation.FieldOrganizationID, invitation.FieldInviteeID, func(p func(*sql.Selector)) { q.Where(p) })
+		}))
+	client.Application.Intercept(
+		intercept.TraverseApplication(func(ctx context.Context, q *ent.ApplicationQuery) error {
+			return g.filter(ctx, "application.read", func(p func(*sql.Selector)) { q.Where(p) }, application.FieldOrganizationID)
+		}))
+	client.Sector.Intercept(
+		intercept.TraverseSector(func(ctx context.Context, q *ent.SectorQuery) error {
+			return g.filter(ctx, "sector.read", func(p func(*sql.Selector)) { q.Where(p) }, sector.FieldOrganizationID)
+		}))
+	client.APIKey.Intercept(
+		intercept.TraverseAPIKey(func(ctx context.Context, q *ent.APIKeyQuery) error {
+			return g.filter(ctx, "apikey.read", func(p func(*sql.Selector)) { q.Where(p) }, apikey.FieldOrganizationID)
+		}))
+	client.AuditEvent.Intercept(
+		intercept.TraverseAuditEvent(func(ctx context.Context, q *ent.AuditEventQuery) error {
+			return g.filter(ctx, "audit.read", func(p func(*sql.Selector)) { q.Where(p) }, auditevent.FieldOrganizationID)
+		}))
+	client.Person.Intercept(
+		intercept.TraversePerson(func(ctx context.Context, q *ent.PersonQuery) error {
+			return g.filter(ctx, "person.read", func(p func(*sql.Selector)) {
+				q.Where(person.HasOrganizationsWith(func(s *sql.Selector) { p(s) }))
+			}, organization.FieldID)
+		}))
+	client.Group.Intercept(
+		intercept.TraverseGroup(func(ctx context.Context, q *ent.GroupQuery) error {
+			return g.filter(ctx, "group.read", func(p func(*sql.Selector)) {
+				q.Where(func(s *sql.Selector) {
+					orgs := sql.Select(organization.FieldGroupPoolID).From(sql.Table(organization.Table))
+					p(orgs)
+					s.Where(sql.In(s.C(group.FieldPoolID), orgs))
+				})
+			}, organization.FieldID)
+		}))
+	client.Account.Intercept(
+		intercept.TraverseAccount(func(ctx context.Context, q *ent.AccountQuery) error {
+			return g.filter(ctx, "members.read", func(p func(*sql.Selector)) {
+				self := selfID(ctx)
+				q.Where(account.Or(
+					account.ID(self),
+					account.HasMembershipsWith(func(s *sql.Selector) { p(s) }),
+				))
+			}, membership.FieldOrganizationID)
+		}))
+}
+
+func selfID(ctx context.Context) uuid.UUID {
+	if p := auth.FromContext(ctx); p != nil && p.Account != nil {
+		return p.Account.ID
+	}
+	return uuid.Nil
+}
+
+// filter applies the scope of action to column (an org id column) of the query.
+func (g *Gate) filter(ctx context.Context, action string, where func(func(*sql.Selector)), column string) error {
+	if isSystem(ctx) || ctx.Value(requestKey{}) == nil {
+		return nil
+	}
+	scope, err := g.Scope(ctx, action)
+	if err != nil {
+		return err
+	}
+	where(func(s *sql.Selector) { s.Where(scopePredicate(s, scope, column)) })
+	return nil
+}
+
+// filterOr is filter, also letting the caller see rows that are about themselves.
+func (g *Gate) filterOr(ctx context.Context, action, orgColumn, selfColumn string, where func(func(*sql.Selector))) error {
+	if isSystem(ctx) || ctx.Value(requestKey{}) == nil {
+		return nil
+	}
+	scope, err := g.Scope(ctx, action)
+	if err != nil {
+		return err
+	}
+	self := selfID(ctx)
+	where(func(s *sql.Selector) {
+		s.Where(sql.Or(sql.EQ(s.C(selfColumn), self), scopePredicate(s, scope, orgColumn)))
+	})
+	return nil
+}
+
+// scopePredicate turns a policy scope into SQL on an org id column.
+func scopePredicate(s *sql.Selector, scope policy.Scope, column string) *sql.Predicate {
+	col := s.C(column)
+	var preds []*sql.Predicate
+	if !scope.All {
+		var subtrees, exact []any
+		for _, gr := range scope.Orgs {
+			id, err := uuid.Parse(gr.Org)
+			if err != nil {
+				continue
+			}
+			if gr.Subtree {
+				subtrees = append(subtrees, id)
+			} else {
+				exact = append(exact, id)
+			}
+		}
+		var any []*sql.Predicate
+		if len(subtrees) > 0 {
+			any = append(any, sql.In(col, sql.Select(orgclosure.FieldDescendantID).From(sql.Table(orgclosure.Table)).
+				Where(sql.In(orgclosure.FieldAncestorID, subtrees...))))
+		}
+		if len(exact) > 0 {
+			any = append(any, sql.In(col, exact...))
+		}
+		if len(any) == 0 {
+			return sql.False()
+		}
+		preds = append(preds, sql.Or(any...))
+	}
+	if scope.Within != "" {
+		within, err := uuid.Parse(scope.Within)
+		if err != nil {
+			return sql.False()
+		}
+		preds = append(preds, sql.In(col, sql.Select(orgclosure.FieldDescendantID).From(sql.Table(orgclosure.Table)).
+			Where(sql.EQ(orgclosure.FieldAncestorID, within))))
+	}
+	if len(preds) == 0 {
+		return sql.P(func(b *sql.Builder) { b.WriteString("1 = 1") })
+	}
+	return sql.And(preds...)
+}

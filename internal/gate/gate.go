@@ -1,0 +1,301 @@
+// Package gate is the one place where authorization is decided: it builds the
+// policy input from the caller and the resource, asks the policy engine, and
+// turns the answer into errors (for mutations), nulls (for fields) and SQL
+// filters (for lists).
+package gate
+
+import (
+	"context"
+	"slices"
+	"sync"
+
+	"github.com/google/uuid"
+
+	"github.com/orgraph/orgraph/ent"
+	"github.com/orgraph/orgraph/ent/membership"
+	"github.com/orgraph/orgraph/ent/organization"
+	"github.com/orgraph/orgraph/internal/apperr"
+	"github.com/orgraph/orgraph/internal/auth"
+	"github.com/orgraph/orgraph/internal/service"
+	"github.com/orgraph/orgraph/policy"
+)
+
+// Engine is what the gate needs of the policy engine.
+type Engine interface {
+	Decide(ctx context.Context, in policy.Input) (policy.Decision, error)
+	ListScope(ctx context.Context, subj policy.Subject, tokenOrg, action string) (policy.Scope, error)
+}
+
+// Gate decides.
+type Gate struct {
+	client *ent.Client
+	engine Engine
+}
+
+// New builds the gate. It also installs the list filters on client.
+func New(client *ent.Client, engine Engine) *Gate {
+	g := &Gate{client: client, engine: engine}
+	g.installFilters(client)
+	return g
+}
+
+type systemKey struct{}
+
+// System marks ctx as the service's own: list filters do not apply.
+func System(ctx context.Context) context.Context { return context.WithValue(ctx, systemKey{}, true) }
+
+func isSystem(ctx context.Context) bool { v, _ := ctx.Value(systemKey{}).(bool); return v }
+
+// request is the per-request memo: one load of the caller's memberships, one
+// decision per (action, org), one scope per action.
+type request struct {
+	mu          sync.Mutex
+	loaded      bool
+	memberships []policy.Membership
+	decisions   map[memoKey]policy.Decision
+	scopes      map[string]policy.Scope
+	orgs        map[uuid.UUID]*ent.Organization
+}
+
+type memoKey struct {
+	action string
+	org    uuid.UUID
+}
+
+type requestKey struct{}
+
+// WithRequest starts the per-request memo; the GraphQL handler calls it once per request.
+func WithRequest(ctx context.Context) context.Context {
+	return context.WithValue(ctx, requestKey{}, &request{
+		decisions: map[memoKey]policy.Decision{},
+		scopes:    map[string]policy.Scope{},
+		orgs:      map[uuid.UUID]*ent.Organization{},
+	})
+}
+
+func requestOf(ctx context.Context) *request {
+	r, _ := ctx.Value(requestKey{}).(*request)
+	if r == nil {
+		r = &request{decisions: map[memoKey]policy.Decision{}, scopes: map[string]policy.Scope{}, orgs: map[uuid.UUID]*ent.Organization{}}
+	}
+	return r
+}
+
+// subject builds the policy subject with all of the caller's memberships.
+func (g *Gate) subject(ctx context.Context) (policy.Subject, error) {
+	p := auth.FromContext(ctx)
+	if p == nil {
+		return policy.Subject{Type: "anonymous"}, nil
+	}
+	if p.APIKey != nil {
+		return policy.Subject{Type: "api_key", ID: p.APIKey.ID.String(),
+			Memberships: []policy.Membership{{Org: p.APIKey.OrganizationID.String(), Role: p.APIKey.Role}}}, nil
+	}
+	r := requestOf(ctx)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.loaded {
+		ms, err := g.client.Membership.Query().Where(membership.AccountID(p.Account.ID)).
+			Select(membership.FieldOrganizationID, membership.FieldRole).All(System(ctx))
+		if err != nil {
+			return policy.Subject{}, err
+		}
+		r.memberships = make([]policy.Membership, len(ms))
+		for i, m := range ms {
+			r.memberships[i] = policy.Membership{Org: m.OrganizationID.String(), Role: m.Role}
+		}
+		r.loaded = true
+	}
+	return policy.Subject{Type: "account", ID: p.Account.ID.String(), PlatformAdmin: p.Account.PlatformAdmin, Memberships: r.memberships}, nil
+}
+
+func tokenOrg(ctx context.Context) string {
+	if p := auth.FromContext(ctx); p != nil && p.TokenOrg != nil {
+		return p.TokenOrg.String()
+	}
+	return ""
+}
+
+// input builds the policy input for action on a resource of org.
+func (g *Gate) input(ctx context.Context, subj policy.Subject, action string, org *ent.Organization, resType, resID, status string) policy.Input {
+	chain := make([]string, 0, len(org.Ancestry)+1)
+	for _, a := range org.Ancestry {
+		chain = append(chain, a.String())
+	}
+	ancestors := slices.Clone(chain)
+	chain = append(chain, org.ID.String())
+	onChain := make([]policy.Membership, 0, 2)
+	for _, m := range subj.Memberships {
+		if slices.Contains(chain, m.Org) {
+			onChain = append(onChain, m)
+		}
+	}
+	subj.Memberships = onChain
+	return policy.Input{
+		Subject:  subj,
+		TokenOrg: tokenOrg(ctx),
+		Action:   action,
+		Resource: policy.Resource{
+			Type: resType, ID: resID, Org: org.ID.String(), Ancestors: ancestors,
+			OrgStatus: string(org.Status), Status: status, Capabilities: org.Capabilities,
+		},
+	}
+}
+
+// Decide answers whether the caller may perform action on a resource of org (memoized per request).
+func (g *Gate) Decide(ctx context.Context, action string, org *ent.Organization) (policy.Decision, error) {
+	r := requestOf(ctx)
+	key := memoKey{action, org.ID}
+	r.mu.Lock()
+	d, ok := r.decisions[key]
+	r.mu.Unlock()
+	if ok {
+		return d, nil
+	}
+	subj, err := g.subject(ctx)
+	if err != nil {
+		return policy.Decision{}, err
+	}
+	d, err = g.engine.Decide(ctx, g.input(ctx, subj, action, org, "organization", org.ID.String(), string(org.Status)))
+	if err != nil {
+		return policy.Decision{}, err
+	}
+	r.mu.Lock()
+	r.decisions[key] = d
+	r.orgs[org.ID] = org
+	r.mu.Unlock()
+	return d, nil
+}
+
+// Explain decides on any resource for Query.authorize.
+func (g *Gate) Explain(ctx context.Context, client *ent.Client, action string, t service.Target) (policy.Decision, error) {
+	subj, err := g.subject(ctx)
+	if err != nil {
+		return policy.Decision{}, err
+	}
+	in := g.input(ctx, subj, action, t.Org, t.Type, t.ID, t.Status)
+	if err := g.fillOwners(ctx, client, &in, t.Org); err != nil {
+		return policy.Decision{}, err
+	}
+	return g.engine.Decide(ctx, in)
+}
+
+// Authorize is the service's check, inside its transaction. A denial is NOT_FOUND
+// when the caller cannot even read the org, FORBIDDEN with reasons otherwise.
+func (g *Gate) Authorize(ctx context.Context, client *ent.Client, action string, t service.Target) error {
+	d, err := g.Explain(ctx, client, action, t)
+	if err != nil {
+		return err
+	}
+	if d.Allowed {
+		return nil
+	}
+	reasons := make([]map[string]any, len(d.Reasons))
+	msg := "not allowed: " + action
+	for i, r := range d.Reasons {
+		reasons[i] = map[string]any{"rule": r.Rule, "permission": r.Permission, "message": r.Message}
+		if i == 0 {
+			msg = r.Message
+		}
+	}
+	denial := &apperr.Denial{Action: action, OrgID: t.Org.ID.String(), ResourceType: t.Type, ResourceID: t.ID, Reasons: reasons}
+	if visible, _ := g.Decide(ctx, "organization.read", t.Org); !visible.Allowed {
+		return &apperr.Error{Code: apperr.NotFound, Message: t.Type + " not found", Denial: denial}
+	}
+	return &apperr.Error{Code: apperr.Forbidden, Message: msg, Extra: map[string]any{"reasons": reasons}, Denial: denial}
+}
+
+// fillOwners sets the owner facts used by the sole-owner rule: the nearest org on
+// the chain that has direct owners, and how many it has.
+func (g *Gate) fillOwners(ctx context.Context, client *ent.Client, in *policy.Input, org *ent.Organization) error {
+	chain := append(slices.Clone(org.Ancestry), org.ID)
+	var rows []struct {
+		OrganizationID uuid.UUID `json:"organization_id"`
+		Count          int       `json:"count"`
+	}
+	err := client.Membership.Query().
+		Where(membership.RoleEQ("owner"), membership.OrganizationIDIn(chain...)).
+		GroupBy(membership.FieldOrganizationID).Aggregate(ent.Count()).Scan(System(ctx), &rows)
+	if err != nil {
+		return err
+	}
+	for i := len(chain) - 1; i >= 0; i-- {
+		for _, r := range rows {
+			if r.OrganizationID == chain[i] && r.Count > 0 {
+				in.Resource.OwnerOrg, in.Resource.OwnerCount = chain[i].String(), r.Count
+				return nil
+			}
+		}
+	}
+	return nil
+}
+
+// Org returns an org by id through the request memo (unfiltered: callers decide).
+func (g *Gate) Org(ctx context.Context, id uuid.UUID) (*ent.Organization, error) {
+	r := requestOf(ctx)
+	r.mu.Lock()
+	o, ok := r.orgs[id]
+	r.mu.Unlock()
+	if ok {
+		return o, nil
+	}
+	o, err := g.client.Organization.Query().Where(organization.ID(id), organization.DeletedAtIsNil()).Only(System(ctx))
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	r.orgs[id] = o
+	r.mu.Unlock()
+	return o, nil
+}
+
+// Remember puts orgs loaded by a resolver into the request memo.
+func Remember(ctx context.Context, orgs ...*ent.Organization) {
+	r := requestOf(ctx)
+	r.mu.Lock()
+	for _, o := range orgs {
+		r.orgs[o.ID] = o
+	}
+	r.mu.Unlock()
+}
+
+// Scope returns the readable-org scope for a read action (memoized per request).
+func (g *Gate) Scope(ctx context.Context, action string) (policy.Scope, error) {
+	r := requestOf(ctx)
+	r.mu.Lock()
+	s, ok := r.scopes[action]
+	r.mu.Unlock()
+	if ok {
+		return s, nil
+	}
+	subj, err := g.subject(ctx)
+	if err != nil {
+		return policy.Scope{}, err
+	}
+	s, err = g.engine.ListScope(ctx, subj, tokenOrg(ctx), action)
+	if err != nil {
+		return policy.Scope{}, err
+	}
+	r.mu.Lock()
+	r.scopes[action] = s
+	r.mu.Unlock()
+	return s, nil
+}
+
+// ViewerRole is the caller's nearest role on org's chain (direct or inherited).
+func (g *Gate) ViewerRole(ctx context.Context, org *ent.Organization) (*string, error) {
+	subj, err := g.subject(ctx)
+	if err != nil {
+		return nil, err
+	}
+	chain := append(slices.Clone(org.Ancestry), org.ID)
+	for i := len(chain) - 1; i >= 0; i-- {
+		for _, m := range subj.Memberships {
+			if m.Org == chain[i].String() {
+				role := m.Role
+				return &role, nil
+			}
+		}
+	}
+	return nil, nil
+}

@@ -1,0 +1,185 @@
+// Package service is the only place that writes: every mutation runs here in one
+// transaction together with its audit event, and the invariants of SPEC §4
+// (last owner, retire order, limits, frozen orgs) are checked inside it.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"entgo.io/ent/dialect"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/orgraph/orgraph/ent"
+	"github.com/orgraph/orgraph/ent/organization"
+	"github.com/orgraph/orgraph/internal/apperr"
+	"github.com/orgraph/orgraph/internal/auth"
+)
+
+// Limits are the configured defaults; an org's own non-zero limits override them.
+type Limits struct {
+	Applications int
+	Sectors      int
+	Suborgs      int
+	OrgsOwned    int
+}
+
+// Config of the service layer.
+type Config struct {
+	Limits         Limits
+	Capabilities   []string      // every capability a root org gets by default
+	InvitationTTL  time.Duration // default 7 days
+	MaxSettingsLen int           // bytes of JSON
+}
+
+// Target is what a mutation acts on, as the gate needs it.
+type Target struct {
+	Type string
+	ID   string
+	Org  *ent.Organization
+	// Status of the resource itself (for an org, its own status).
+	Status string
+}
+
+// Authorizer is the policy gate as the service sees it. It decides inside the
+// transaction so owner counts and statuses are the ones being changed.
+type Authorizer interface {
+	Authorize(ctx context.Context, tx *ent.Client, action string, t Target) error
+}
+
+// Service performs mutations.
+type Service struct {
+	client  *ent.Client
+	dialect string
+	gate    Authorizer
+	cfg     Config
+	now     func() time.Time
+}
+
+// New builds a Service.
+func New(client *ent.Client, dialectName string, gate Authorizer, cfg Config) *Service {
+	if cfg.InvitationTTL == 0 {
+		cfg.InvitationTTL = 7 * 24 * time.Hour
+	}
+	if cfg.MaxSettingsLen == 0 {
+		cfg.MaxSettingsLen = 64 << 10
+	}
+	return &Service{client: client, dialect: dialectName, gate: gate, cfg: cfg, now: func() time.Time { return time.Now().UTC() }}
+}
+
+// Config returns the configuration in force.
+func (s *Service) Config() Config { return s.cfg }
+
+// inTx runs fn in a transaction, retrying serialization failures and deadlocks.
+func (s *Service) inTx(ctx context.Context, fn func(tx *ent.Tx) error) error {
+	var err error
+	for attempt := 0; attempt < 8; attempt++ {
+		var tx *ent.Tx
+		tx, err = s.client.Tx(ctx)
+		if err != nil {
+			if retryable(err) {
+				continue
+			}
+			return err
+		}
+		if err = fn(tx); err != nil {
+			_ = tx.Rollback()
+			if retryable(err) {
+				backoff(attempt)
+				continue
+			}
+			return err
+		}
+		if err = tx.Commit(); err != nil {
+			if retryable(err) {
+				backoff(attempt)
+				continue
+			}
+			return err
+		}
+		return nil
+	}
+	return err
+}
+
+func backoff(attempt int) { time.Sleep(time.Duration(attempt+1) * 2 * time.Millisecond) }
+
+func retryable(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "40001" || pg.Code == "40P01"
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "SQLITE_BUSY") || strings.Contains(msg, "database is locked")
+}
+
+// lockOrg loads an org and, on PostgreSQL, locks its row until the transaction
+// ends; SQLite's immediate transactions already serialize writers.
+func (s *Service) lockOrg(ctx context.Context, tx *ent.Tx, id uuid.UUID) (*ent.Organization, error) {
+	q := tx.Organization.Query().Where(organization.ID(id), organization.DeletedAtIsNil())
+	if s.dialect == dialect.Postgres {
+		q = q.ForUpdate()
+	}
+	org, err := q.Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, apperr.New(apperr.NotFound, "organization %s not found", id)
+	}
+	return org, err
+}
+
+// frozen refuses writes in a retired org.
+func frozen(org *ent.Organization) error {
+	if org.Status == organization.StatusRETIRED {
+		return apperr.New(apperr.FailedPrecondition, "organization %q is retired: re-enable it first", org.Slug)
+	}
+	return nil
+}
+
+// authorize asks the gate; a denial is returned as is (the gate audits it).
+func (s *Service) authorize(ctx context.Context, tx *ent.Tx, action string, t Target) error {
+	if s.gate == nil {
+		return apperr.New(apperr.Forbidden, "no policy gate configured")
+	}
+	return s.gate.Authorize(ctx, tx.Client(), action, t)
+}
+
+// audit writes an event in the same transaction as the change.
+func (s *Service) audit(ctx context.Context, tx *ent.Tx, action string, org *uuid.UUID, resType, resID string, before, after map[string]any) error {
+	return tx.AuditEvent.Create().
+		SetNillableOrganizationID(org).
+		SetAction(action).
+		SetActor(auth.FromContext(ctx).Actor()).
+		SetResourceType(resType).
+		SetResourceID(resID).
+		SetBefore(before).
+		SetAfter(after).
+		SetRequestID(apperr.RequestIDFunc(ctx)).
+		Exec(ctx)
+}
+
+// accountOf returns the calling account or UNAUTHENTICATED.
+func accountOf(ctx context.Context) (*ent.Account, error) {
+	p := auth.FromContext(ctx)
+	if p == nil || p.Account == nil {
+		return nil, apperr.New(apperr.Unauthenticated, "sign in with an account token")
+	}
+	return p.Account, nil
+}
+
+func limitOr(own, def int) int {
+	if own > 0 {
+		return own
+	}
+	return def
+}
+
+func wrapf(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf(format+": %w", append(args, err)...)
+}

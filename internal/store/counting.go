@@ -1,0 +1,66 @@
+package store
+
+import (
+	"context"
+	"sync/atomic"
+
+	"entgo.io/ent/dialect"
+)
+
+// CountingDriver counts the statements ent sends; tests use it to prove
+// nested reads cost a bounded number of queries.
+type CountingDriver struct {
+	dialect.Driver
+	n atomic.Int64
+}
+
+// Statements returns how many statements ran so far.
+func (d *CountingDriver) Statements() int64 { return d.n.Load() }
+
+// Exec implements dialect.Driver.
+func (d *CountingDriver) Exec(ctx context.Context, query string, args, v any) error {
+	d.n.Add(1)
+	return d.Driver.Exec(ctx, query, args, v)
+}
+
+// Query implements dialect.Driver.
+func (d *CountingDriver) Query(ctx context.Context, query string, args, v any) error {
+	d.n.Add(1)
+	return d.Driver.Query(ctx, query, args, v)
+}
+
+// Tx implements dialect.Driver.
+func (d *CountingDriver) Tx(ctx context.Context) (dialect.Tx, error) {
+	tx, err := d.Driver.Tx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &countingTx{Tx: tx, n: &d.n}, nil
+}
+
+// BeginTx lets ent open transactions with options (isolation levels).
+func (d *CountingDriver) BeginTx(ctx context.Context, opts *sqlTxOptions) (dialect.Tx, error) {
+	type beginner interface {
+		BeginTx(context.Context, *sqlTxOptions) (dialect.Tx, error)
+	}
+	tx, err := d.Driver.(beginner).BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &countingTx{Tx: tx, n: &d.n}, nil
+}
+
+type countingTx struct {
+	dialect.Tx
+	n *atomic.Int64
+}
+
+func (t *countingTx) Exec(ctx context.Context, query string, args, v any) error {
+	t.n.Add(1)
+	return t.Tx.Exec(ctx, query, args, v)
+}
+
+func (t *countingTx) Query(ctx context.Context, query string, args, v any) error {
+	t.n.Add(1)
+	return t.Tx.Query(ctx, query, args, v)
+}

@@ -1,0 +1,96 @@
+// Package store opens the database (embedded SQLite or PostgreSQL) behind ent.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"strings"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+
+	"github.com/orgraph/orgraph/ent"
+	"github.com/orgraph/orgraph/ent/migrate"
+)
+
+// DefaultFile is the embedded database used when no URL is configured.
+const DefaultFile = "orgraph.db"
+
+// Store is an open database.
+type Store struct {
+	Client  *ent.Client
+	DB      *sql.DB
+	Dialect string
+	Driver  *CountingDriver
+}
+
+// ResolveURL applies the documented defaults: flag, then $ORGRAPH_DB, then orgraph.db.
+func ResolveURL(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	if env := os.Getenv("ORGRAPH_DB"); env != "" {
+		return env
+	}
+	return DefaultFile
+}
+
+// Open connects to url: postgres://… selects PostgreSQL, anything else is an SQLite file path
+// (or a full "file:" DSN).
+func Open(url string) (*Store, error) {
+	var (
+		db   *sql.DB
+		dial string
+		err  error
+	)
+	switch {
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		dial = dialect.Postgres
+		db, err = sql.Open("pgx", url)
+		if err == nil {
+			db.SetMaxOpenConns(20)
+			db.SetMaxIdleConns(20)
+		}
+	default:
+		dial = dialect.SQLite
+		db, err = sql.Open("sqlite", sqliteDSN(url))
+		if err == nil {
+			// One writer at a time is all SQLite allows; readers share WAL snapshots.
+			db.SetMaxOpenConns(8)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	drv := &CountingDriver{Driver: entsql.OpenDB(dial, db)}
+	return &Store{Client: ent.NewClient(ent.Driver(drv)), DB: db, Dialect: dial, Driver: drv}, nil
+}
+
+func sqliteDSN(path string) string {
+	if strings.HasPrefix(path, "file:") {
+		return path
+	}
+	return "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)" +
+		"&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate&_time_format=sqlite"
+}
+
+// Migrate brings the schema up to date.
+func (s *Store) Migrate(ctx context.Context) error {
+	if err := s.Client.Schema.Create(ctx, migrate.WithDropIndex(true)); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// Ping checks the database is reachable.
+func (s *Store) Ping(ctx context.Context) error { return s.DB.PingContext(ctx) }
+
+// Close releases the connections.
+func (s *Store) Close() error { return s.Client.Close() }
+
+// IsPostgres tells the back end.
+func (s *Store) IsPostgres() bool { return s.Dialect == dialect.Postgres }

@@ -1,0 +1,5 @@
+package store
+
+import "database/sql"
+
+type sqlTxOptions = sql.TxOptions

@@ -1,0 +1,111 @@
+# METADATA
+# title: Authorization entrypoint
+# description: |
+#   Combines the role matrix, the org-role ceiling, token confinement and the
+#   lifecycle rules into one decision. Nothing is allowed by default.
+package orgraph.authz
+
+import data.orgraph.ceiling
+import data.orgraph.inheritance
+import data.orgraph.lifecycle
+import data.orgraph.rbac
+import data.orgraph.token
+
+# METADATA
+# description: Whether the requested action is allowed.
+default allow := false
+
+allow if {
+	known
+	count(denials) == 0
+}
+
+# METADATA
+# description: Whether the requested action is a permission of the role matrix or a platform action.
+known if rbac.known(input.action)
+
+# METADATA
+# description: Every rule that denies the request.
+denials := ((rbac.deny | ceiling.deny) | token.deny) | lifecycle.deny
+
+# METADATA
+# description: |
+#   The decision for one request: {"allow": bool, "reasons": [...]}. Each
+#   reason is {"rule", "permission", "message"}; a denial lists every rule that
+#   denies (sorted), an allowed request lists what granted it.
+# entrypoint: true
+decision := {"allow": allow, "reasons": reasons}
+
+reasons := [{
+	"rule": "unknown_action",
+	"permission": input.action,
+	"message": sprintf("unknown action %s", [input.action]),
+}] if {
+	not known
+}
+
+reasons := sort(denials) if {
+	known
+	count(denials) > 0
+}
+
+reasons := [grant] if allow
+
+grant := {
+	"rule": "platform_admin",
+	"permission": input.action,
+	"message": sprintf("platform administrators hold %s", [input.action]),
+} if {
+	rbac.platform_admin
+}
+
+grant := {
+	"rule": "roles",
+	"permission": input.action,
+	"message": sprintf(
+		"role %s on organization %s or its ancestors grants %s",
+		[concat(", ", sort(rbac.granting_roles)), input.resource.org, input.action],
+	),
+} if {
+	not rbac.platform_admin
+}
+
+# METADATA
+# description: |
+#   The organizations whose items the subject may list for a read action, so
+#   that a list can be filtered in SQL instead of deciding once per row:
+#   {"all": platform admin, "orgs": [{"org", "subtree"}], "within": token org or null}.
+#   An item is listable when (all or its org is an org of orgs, or a
+#   descendant of one whose subtree is true) and (within is null or its org is
+#   within or a descendant of within).
+#   Only the role matrix, inheritance and the token are considered here; the
+#   org-role ceiling and organization status are not, because they vary per
+#   organization. The per-item decision still applies them.
+#   Input: {"subject" (all memberships, any org), "token", "action"}.
+# entrypoint: true
+list_scope := {
+	"all": all_orgs,
+	"orgs": [{"org": org, "subtree": subtree(org)} | some org in sort(scope_orgs)],
+	"within": object.get(input, ["token", "org"], null),
+}
+
+default all_orgs := false
+
+all_orgs if {
+	rbac.platform_admin
+	known
+}
+
+scope_orgs contains m.org if {
+	some m in input.subject.memberships
+	rbac.grants(m.role, input.action)
+}
+
+default subtree(_) := false
+
+subtree(org) if {
+	some m in input.subject.memberships
+	m.org == org
+	rbac.grants(m.role, input.action)
+	inheritance.inherits(m.role)
+}

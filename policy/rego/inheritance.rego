@@ -1,0 +1,32 @@
+# METADATA
+# title: Membership inheritance
+# description: |
+#   Decides whether a membership on an organization applies to a resource.
+#   A membership always applies to its own organization. When inheritance is
+#   on (data.orgraph.inherit, overridable per role in
+#   data.orgraph.inherit_roles) it also applies to every descendant.
+package orgraph.inheritance
+
+# METADATA
+# description: Per-role overrides of data.orgraph.inherit (optional in the data).
+inherit_roles := {role: on | some role, on in data.orgraph.inherit_roles}
+
+# METADATA
+# description: Whether memberships with this role also apply to descendant organizations.
+inherits(role) if inherit_roles[role] == true
+
+inherits(role) if {
+	not role in object.keys(inherit_roles)
+	data.orgraph.inherit == true
+}
+
+# METADATA
+# description: |
+#   Whether membership m ({"org", "role"}) applies to resource (an object with
+#   "org" and "ancestors", root first).
+applies(m, resource) if m.org == resource.org
+
+applies(m, resource) if {
+	inherits(m.role)
+	m.org in resource.ancestors
+}

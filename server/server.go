@@ -1,0 +1,241 @@
+// Package server wires HTTP: authentication, the GraphQL handler, health,
+// readiness and metrics.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/orgraph/orgraph/ent"
+	"github.com/orgraph/orgraph/graph"
+	"github.com/orgraph/orgraph/internal/apperr"
+	"github.com/orgraph/orgraph/internal/auth"
+	"github.com/orgraph/orgraph/internal/gate"
+)
+
+// Config of the HTTP server.
+type Config struct {
+	Resolver      *graph.Resolver
+	Client        *ent.Client
+	Auth          *auth.Authenticator
+	Gate          *gate.Gate
+	Ping          func(context.Context) error
+	PolicyVersion func() string
+	Logger        *slog.Logger
+	Registry      *prometheus.Registry
+	MaxDepth      int
+	MaxComplexity int
+	MaxBodyBytes  int64
+	Introspection bool
+}
+
+type requestIDKey struct{}
+
+func init() {
+	apperr.RequestIDFunc = func(ctx context.Context) string {
+		id, _ := ctx.Value(requestIDKey{}).(string)
+		return id
+	}
+}
+
+// New returns the HTTP handler.
+func New(cfg Config) http.Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	m := newMetrics(cfg.Registry)
+
+	srv := handler.New(graph.NewSchema(cfg.Resolver))
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	if cfg.Introspection {
+		srv.Use(extension.Introspection{})
+	}
+	srv.Use(queryLimits{maxDepth: cfg.MaxDepth, maxComplexity: cfg.MaxComplexity})
+	srv.SetErrorPresenter(apperr.Present)
+	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
+		cfg.Logger.ErrorContext(ctx, "panic in resolver", "panic", v)
+		return errors.New("panic")
+	})
+	srv.AroundFields(cfg.Gate.Middleware)
+	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		oc := graphql.GetOperationContext(ctx)
+		op := m.operationLabel(oc)
+		start := time.Now()
+		rh := next(ctx)
+		return func(ctx context.Context) *graphql.Response {
+			resp := rh(ctx)
+			m.requests.WithLabelValues(op).Inc()
+			m.latency.WithLabelValues(op).Observe(time.Since(start).Seconds())
+			return resp
+		}
+	})
+
+	mux := http.NewServeMux()
+	gql := cfg.withAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := gate.WithRequest(graph.WithLoaders(r.Context(), cfg.Client))
+		srv.ServeHTTP(w, r.WithContext(ctx))
+	}))
+	mux.Handle("POST /graphql", gql)
+	mux.Handle("GET /graphql", gql)
+	mux.Handle("GET /{$}", playground.Handler("orgraph", "/graphql"))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		body := map[string]any{"database": "ok", "policy": cfg.PolicyVersion()}
+		status := http.StatusOK
+		if err := cfg.Ping(ctx); err != nil {
+			body["database"] = "unreachable"
+			status = http.StatusServiceUnavailable
+		}
+		if body["policy"] == "" {
+			status = http.StatusServiceUnavailable
+		}
+		writeJSON(w, status, body)
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
+	return cfg.withRequestID(cfg.withBodyLimit(mux))
+}
+
+// withAuth resolves the bearer token; a bad one is HTTP 401, none is anonymous.
+func (cfg Config) withAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token := ""
+		if h := r.Header.Get("Authorization"); h != "" {
+			scheme, rest, ok := strings.Cut(h, " ")
+			if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(rest) == "" {
+				unauthorized(w, "malformed Authorization header: want Bearer <token>")
+				return
+			}
+			token = strings.TrimSpace(rest)
+		}
+		p, err := cfg.Auth.Authenticate(r.Context(), token)
+		if errors.Is(err, auth.ErrInvalidToken) {
+			unauthorized(w, err.Error())
+			return
+		}
+		if err != nil {
+			cfg.Logger.ErrorContext(r.Context(), "authenticate", "err", err)
+			writeJSON(w, http.StatusInternalServerError, map[string]any{"errors": []map[string]any{{"message": "internal error", "extensions": map[string]any{"code": "INTERNAL"}}}})
+			return
+		}
+		ctx := r.Context()
+		if p != nil {
+			ctx = auth.WithPrincipal(ctx, p)
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+func unauthorized(w http.ResponseWriter, msg string) {
+	w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	writeJSON(w, http.StatusUnauthorized, map[string]any{"errors": []*gqlerror.Error{{Message: msg, Extensions: map[string]any{"code": "UNAUTHENTICATED"}}}})
+}
+
+func (cfg Config) withBodyLimit(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > cfg.MaxBodyBytes {
+			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"errors": []map[string]any{{"message": "request body too large", "extensions": map[string]any{"code": "BAD_USER_INPUT"}}}})
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, cfg.MaxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) { w.status = code; w.ResponseWriter.WriteHeader(code) }
+
+func (cfg Config) withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 64 {
+			b := make([]byte, 8)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		w.Header().Set("X-Request-Id", id)
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		start := time.Now()
+		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+		cfg.Logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
+			"duration_ms", time.Since(start).Milliseconds(), "request_id", id)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+type metrics struct {
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	mu       sync.Mutex
+	seen     map[string]bool
+}
+
+func newMetrics(reg *prometheus.Registry) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "orgraph_graphql_requests_total", Help: "GraphQL operations by operation name."}, []string{"operation"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "orgraph_graphql_request_duration_seconds", Help: "GraphQL operation latency.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"operation"}),
+		seen: map[string]bool{},
+	}
+	reg.MustRegister(m.requests, m.latency)
+	return m
+}
+
+var opNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+
+// operationLabel bounds label cardinality: well-formed names, at most 200 of them.
+func (m *metrics) operationLabel(oc *graphql.OperationContext) string {
+	name := oc.OperationName
+	if name == "" && oc.Operation != nil {
+		name = oc.Operation.Name
+	}
+	if name == "" || !opNameRE.MatchString(name) {
+		return "anonymous"
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.seen[name] {
+		if len(m.seen) >= 200 {
+			return "other"
+		}
+		m.seen[name] = true
+	}
+	return name
+}

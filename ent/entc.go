@@ -31,7 +31,7 @@ func main() {
 			gen.FeatureIntercept,
 			gen.FeatureVersionedMigration,
 		},
-	}, entc.Extensions(ex))
+	}, entc.Extensions(ex), entc.TemplateFiles("./ent/template/fields.tmpl"))
 	if err != nil {
 		log.Fatalf("running ent codegen: %v", err)
 	}

@@ -48,6 +48,10 @@ func (r *Resolver) organization(ctx context.Context, id *uuid.UUID, slug *string
 	default:
 		return nil, apperr.New(apperr.BadUserInput, "give exactly one of id and slug")
 	}
+	q, err := q.CollectFields(ctx)
+	if err != nil {
+		return nil, err
+	}
 	org, err := q.Only(ctx)
 	if ent.IsNotFound(err) {
 		return nil, apperr.New(apperr.NotFound, "organization not found")
@@ -109,16 +113,24 @@ func (r *Resolver) descendants(ctx context.Context, org *ent.Organization, maxDe
 			ent.WithOrganizationOrder(orderBy), ent.WithOrganizationFilter(where.Filter))
 }
 
+// count reads a per-org count. The first org of a batch (the orgs one query
+// loaded: a whole tree level) asks for all of them, so a level costs one
+// grouped query whatever the timing.
 func (r *Resolver) count(ctx context.Context, kind string, org *ent.Organization) (int, error) {
 	l := loaders(ctx)
+	loader := l.Persons
 	switch kind {
 	case "members":
-		return l.Members.Load(ctx, org.ID)
+		loader = l.Members
 	case "applications":
-		return l.Applications.Load(ctx, org.ID)
-	default:
-		return l.Persons.Load(ctx, org.ID)
+		loader = l.Applications
 	}
+	if ids := gate.Batch(ctx, org.ID); len(ids) > 1 {
+		if _, err := loader.LoadAll(ctx, ids); err != nil {
+			return 0, err
+		}
+	}
+	return loader.Load(ctx, org.ID)
 }
 
 func (r *Resolver) viewerCan(ctx context.Context, org *ent.Organization, action string) (bool, error) {

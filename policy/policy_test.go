@@ -319,11 +319,11 @@ func TestDecideFailsClosed(t *testing.T) {
 
 func TestOpenRefusesBadPolicies(t *testing.T) {
 	for name, files := range map[string]map[string]string{
-		"no policies":   {"data.json": `{}`},
-		"syntax error":  {"authz.rego": "package orgraph.authz\n\ndecision := {"},
-		"strict error":  {"authz.rego": "package orgraph.authz\n\nimport data.unused\n\ndecision := {}\n\nlist_scope := {}\n"},
-		"no entrypoint": {"authz.rego": "package orgraph.authz\n\ndecision := {}\n"},
-		"bad json":      {"authz.rego": "package orgraph.authz\n\ndecision := {}\n\nlist_scope := {}\n", "data.json": `{"orgraph": `},
+		"no policies":        {"data.json": `{}`},
+		"syntax error":       {"authz.rego": "package orgraph.authz\n\ndecision := {"},
+		"strict error":       {"authz.rego": "package orgraph.authz\n\nimport data.unused\n\ndecision := {}\n\nlist_scope := {}\n"},
+		"no entrypoint":      {"authz.rego": "package orgraph.authz\n\ndecision := {}\n"},
+		"bad json":           {"authz.rego": "package orgraph.authz\n\ndecision := {}\n\nlist_scope := {}\n", "data.json": `{"orgraph": `},
 		"json not an object": {"authz.rego": "package orgraph.authz\n\ndecision := {}\n\nlist_scope := {}\n", "data.json": `[1]`},
 		"data conflicts with rules": {
 			"authz.rego": "package orgraph.authz\n\ndecision := {}\n\nlist_scope := {}\n",

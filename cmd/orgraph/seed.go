@@ -6,11 +6,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/google/uuid"
-
-	"github.com/orgraph/orgraph/ent"
-	"github.com/orgraph/orgraph/internal/app"
 	"github.com/orgraph/orgraph/internal/gate"
+	"github.com/orgraph/orgraph/internal/seed"
 )
 
 type seedCmd struct {
@@ -43,7 +40,7 @@ func (c *seedCmd) Run() error {
 	written := 0
 	for tree := 0; written < c.Orgs; tree++ {
 		n := min(treeSize, c.Orgs-written)
-		if err := c.writeTree(ctx, a, owner, tree, n); err != nil {
+		if _, err := seed.Tree(ctx, a.Store.Client, owner, fmt.Sprintf("Tenant %d", tree), c.Fanout, c.Depth, n); err != nil {
 			return err
 		}
 		written += n
@@ -51,72 +48,4 @@ func (c *seedCmd) Run() error {
 	}
 	fmt.Fprintln(os.Stderr)
 	return nil
-}
-
-type seedOrg struct {
-	id       uuid.UUID
-	ancestry []uuid.UUID
-}
-
-func (c *seedCmd) writeTree(ctx context.Context, a *app.App, owner *ent.Account, tree, n int) error {
-	tx, err := a.Store.Client.Tx(ctx)
-	if err != nil {
-		return err
-	}
-	rollback := func(err error) error { _ = tx.Rollback(); return err }
-	pp, err := tx.PersonPool.Create().Save(ctx)
-	if err != nil {
-		return rollback(err)
-	}
-	gp, err := tx.GroupPool.Create().Save(ctx)
-	if err != nil {
-		return rollback(err)
-	}
-	tenant := fmt.Sprintf("Tenant %d", tree)
-	suffix := uuid.NewString()[:8]
-	queue := []seedOrg{{id: uuid.New()}}
-	var orgs []*ent.OrganizationCreate
-	var links []*ent.OrgClosureCreate
-	flush := func() error {
-		if err := tx.Organization.CreateBulk(orgs...).Exec(ctx); err != nil {
-			return err
-		}
-		if err := tx.OrgClosure.CreateBulk(links...).Exec(ctx); err != nil {
-			return err
-		}
-		orgs, links = orgs[:0], links[:0]
-		return nil
-	}
-	for i := 0; i < n; i++ {
-		o := queue[i]
-		create := tx.Organization.Create().SetID(o.id).SetName(fmt.Sprintf("%s org %d", tenant, i)).
-			SetSlug(fmt.Sprintf("t%d-%s-%d", tree, suffix, i)).SetTenant(tenant).SetDepth(len(o.ancestry)).
-			SetAncestry(o.ancestry).SetCapabilities(app.Capabilities).SetPersonPoolID(pp.ID).SetGroupPoolID(gp.ID)
-		if len(o.ancestry) > 0 {
-			create.SetParentID(o.ancestry[len(o.ancestry)-1])
-		}
-		orgs = append(orgs, create)
-		for d, anc := range o.ancestry {
-			links = append(links, tx.OrgClosure.Create().SetAncestorID(anc).SetDescendantID(o.id).SetDepth(len(o.ancestry)-d))
-		}
-		links = append(links, tx.OrgClosure.Create().SetAncestorID(o.id).SetDescendantID(o.id).SetDepth(0))
-		if len(o.ancestry) < c.Depth {
-			for k := 0; k < c.Fanout; k++ {
-				queue = append(queue, seedOrg{id: uuid.New(), ancestry: append(append([]uuid.UUID{}, o.ancestry...), o.id)})
-			}
-		}
-		// Both back ends bound the parameters of one statement; stay well below.
-		if len(orgs) >= 200 {
-			if err := flush(); err != nil {
-				return rollback(err)
-			}
-		}
-	}
-	if err := flush(); err != nil {
-		return rollback(err)
-	}
-	if err := tx.Membership.Create().SetAccountID(owner.ID).SetOrganizationID(queue[0].id).SetRole("owner").Exec(ctx); err != nil {
-		return rollback(err)
-	}
-	return tx.Commit()
 }

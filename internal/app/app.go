@@ -15,6 +15,7 @@ import (
 	"github.com/orgraph/orgraph/graph"
 	"github.com/orgraph/orgraph/internal/auth"
 	"github.com/orgraph/orgraph/internal/gate"
+	"github.com/orgraph/orgraph/internal/seed"
 	"github.com/orgraph/orgraph/internal/service"
 	"github.com/orgraph/orgraph/internal/store"
 	"github.com/orgraph/orgraph/policy"
@@ -48,7 +49,7 @@ func DefaultConfig() Config {
 }
 
 // Capabilities are the capability names every root org starts with.
-var Capabilities = []string{"core", "applications", "identities", "billing", "api_keys"}
+var Capabilities = seed.Capabilities
 
 // App is a wired orgraph.
 type App struct {

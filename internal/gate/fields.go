@@ -3,12 +3,14 @@ package gate
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
 
 	"github.com/orgraph/orgraph/ent"
+	"github.com/orgraph/orgraph/ent/organization"
 	"github.com/orgraph/orgraph/internal/apperr"
 	"github.com/orgraph/orgraph/internal/auth"
 )
@@ -109,7 +111,8 @@ func (g *Gate) Middleware(ctx context.Context, next graphql.Resolver) (any, erro
 	if action == Public || fc.Object == "Query" || fc.Object == "Mutation" {
 		return next(ctx)
 	}
-	orgID, ok := orgOf(parentObject(fc))
+	parent := parentObject(fc)
+	orgID, ok := orgOf(parent)
 	if !ok && pooledTypes[fc.Object] {
 		// Persons and groups belong to pools, not orgs: they are decided in the
 		// org they are listed through; reached directly, the SQL filter decided.
@@ -120,7 +123,7 @@ func (g *Gate) Middleware(ctx context.Context, next graphql.Resolver) (any, erro
 	if !ok {
 		return nil, apperr.New(apperr.Forbidden, "cannot tell the organization of %s", fc.Object)
 	}
-	org, err := g.Org(ctx, orgID)
+	org, err := g.orgForField(ctx, fc, parent, orgID)
 	if err != nil {
 		return nil, apperr.New(apperr.NotFound, "%s not found", strings.ToLower(fc.Object))
 	}
@@ -229,3 +232,72 @@ func orgOf(obj any) (uuid.UUID, bool) {
 
 // String helps debug output.
 func (k memoKey) String() string { return fmt.Sprintf("%s@%s", k.action, k.org) }
+
+// complete tells whether an org row carries what a policy input needs: field
+// collection loads only the requested columns.
+func complete(o *ent.Organization) bool {
+	return o.Status != "" && o.Capabilities != nil && o.Ancestry != nil
+}
+
+// orgForField returns the full org a field belongs to. An org loaded partially
+// by field collection is completed together with its whole list in one query.
+func (g *Gate) orgForField(ctx context.Context, fc *graphql.FieldContext, parent any, id uuid.UUID) (*ent.Organization, error) {
+	if o, ok := parent.(*ent.Organization); ok && complete(o) {
+		Remember(ctx, o)
+		return o, nil
+	}
+	r := requestOf(ctx)
+	if o, ok := r.org(id); ok {
+		return o, nil
+	}
+	// Siblings resolve concurrently: one loads the list, the others wait for it.
+	r.loadMu.Lock()
+	defer r.loadMu.Unlock()
+	if o, ok := r.org(id); ok {
+		return o, nil
+	}
+	ids := Batch(ctx, id)
+	if len(ids) == 0 {
+		ids = SiblingOrgIDs(fc)
+	}
+	if !slices.Contains(ids, id) {
+		ids = append(ids, id)
+	}
+	orgs, err := g.client.Organization.Query().Where(organization.IDIn(ids...), organization.DeletedAtIsNil()).All(System(ctx))
+	if err != nil {
+		return nil, err
+	}
+	Remember(ctx, orgs...)
+	if o, ok := requestOf(ctx).org(id); ok {
+		return o, nil
+	}
+	return nil, apperr.New(apperr.NotFound, "organization not found")
+}
+
+func (r *request) org(id uuid.UUID) (*ent.Organization, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o, ok := r.orgs[id]
+	return o, ok
+}
+
+// SiblingOrgIDs returns the ids of the org list the current field's org was resolved in.
+func SiblingOrgIDs(fc *graphql.FieldContext) []uuid.UUID {
+	for ; fc != nil; fc = fc.Parent {
+		switch list := fc.Result.(type) {
+		case []*ent.OrganizationEdge:
+			ids := make([]uuid.UUID, len(list))
+			for i, e := range list {
+				ids[i] = e.Node.ID
+			}
+			return ids
+		case []*ent.Organization:
+			ids := make([]uuid.UUID, len(list))
+			for i, o := range list {
+				ids[i] = o.ID
+			}
+			return ids
+		}
+	}
+	return nil
+}

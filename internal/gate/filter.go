@@ -2,6 +2,7 @@ package gate
 
 import (
 	"context"
+	"slices"
 
 	"entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
@@ -27,8 +28,10 @@ import (
 // return only rows of orgs the caller may read, as SQL predicates over the
 // closure table, so totalCount and pagination stay exact.
 func (g *Gate) installFilters(client *ent.Client) {
+	client.Organization.Intercept(recordLoadedOrgs())
 	client.Organization.Intercept(
 		intercept.TraverseOrganization(func(ctx context.Context, q *ent.OrganizationQuery) error {
+			selectDecisionColumns(q)
 			return g.filter(ctx, "organization.read", func(p func(*sql.Selector)) {
 				q.Where(organization.DeletedAtIsNil(), func(s *sql.Selector) { p(s) })
 			}, organization.FieldID)
@@ -83,6 +86,67 @@ func (g *Gate) installFilters(client *ent.Client) {
 				))
 			}, membership.FieldOrganizationID)
 		}))
+}
+
+// recordLoadedOrgs remembers, per request, every org a query returned and the
+// batch it came in: eager loading fetches one tree level in one query, so the
+// batch is the whole level and per-org counts can be fetched for it at once.
+func recordLoadedOrgs() ent.Interceptor {
+	return ent.InterceptFunc(func(next ent.Querier) ent.Querier {
+		return ent.QuerierFunc(func(ctx context.Context, q ent.Query) (ent.Value, error) {
+			v, err := next.Query(ctx, q)
+			orgs, ok := v.([]*ent.Organization)
+			if err != nil || !ok || len(orgs) == 0 || ctx.Value(requestKey{}) == nil {
+				return v, err
+			}
+			r := requestOf(ctx)
+			batch := make([]uuid.UUID, len(orgs))
+			for i, o := range orgs {
+				batch[i] = o.ID
+			}
+			r.mu.Lock()
+			for _, o := range orgs {
+				r.batches[o.ID] = batch
+				if complete(o) {
+					if _, seen := r.orgs[o.ID]; !seen {
+						r.orgs[o.ID] = o
+					}
+				}
+			}
+			r.mu.Unlock()
+			return v, err
+		})
+	})
+}
+
+// Batch returns the ids of the orgs loaded together with id in this request.
+func Batch(ctx context.Context, id uuid.UUID) []uuid.UUID {
+	r := requestOf(ctx)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.batches[id]
+}
+
+// decisionColumns are what a policy input is built from. Field collection
+// loads only the requested columns, so row loads get these added; a partial
+// org that slips through is completed by the field middleware.
+var decisionColumns = []string{
+	organization.FieldStatus, organization.FieldCapabilities, organization.FieldAncestry,
+	organization.FieldParentID, organization.FieldDeletedAt,
+}
+
+func selectDecisionColumns(q *ent.OrganizationQuery) {
+	fields := q.SelectedFields()
+	// Row loads by field collection start with the id and name more columns;
+	// IDs() and group-by scans select exactly what they scan into.
+	if len(fields) < 2 || fields[0] != organization.FieldID {
+		return
+	}
+	for _, c := range decisionColumns {
+		if !slices.Contains(fields, c) {
+			q.Select(c)
+		}
+	}
 }
 
 func selfID(ctx context.Context) uuid.UUID {

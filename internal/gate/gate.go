@@ -50,11 +50,13 @@ func isSystem(ctx context.Context) bool { v, _ := ctx.Value(systemKey{}).(bool);
 // decision per (action, org), one scope per action.
 type request struct {
 	mu          sync.Mutex
+	loadMu      sync.Mutex
 	loaded      bool
 	memberships []policy.Membership
 	decisions   map[memoKey]policy.Decision
 	scopes      map[string]policy.Scope
 	orgs        map[uuid.UUID]*ent.Organization
+	batches     map[uuid.UUID][]uuid.UUID
 }
 
 type memoKey struct {
@@ -70,13 +72,14 @@ func WithRequest(ctx context.Context) context.Context {
 		decisions: map[memoKey]policy.Decision{},
 		scopes:    map[string]policy.Scope{},
 		orgs:      map[uuid.UUID]*ent.Organization{},
+		batches:   map[uuid.UUID][]uuid.UUID{},
 	})
 }
 
 func requestOf(ctx context.Context) *request {
 	r, _ := ctx.Value(requestKey{}).(*request)
 	if r == nil {
-		r = &request{decisions: map[memoKey]policy.Decision{}, scopes: map[string]policy.Scope{}, orgs: map[uuid.UUID]*ent.Organization{}}
+		r = &request{decisions: map[memoKey]policy.Decision{}, scopes: map[string]policy.Scope{}, orgs: map[uuid.UUID]*ent.Organization{}, batches: map[uuid.UUID][]uuid.UUID{}}
 	}
 	return r
 }

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"log"
+	"os"
 	"sync/atomic"
 
 	"entgo.io/ent/dialect"
@@ -26,6 +28,9 @@ func (d *CountingDriver) Exec(ctx context.Context, query string, args, v any) er
 // Query implements dialect.Driver.
 func (d *CountingDriver) Query(ctx context.Context, query string, args, v any) error {
 	d.n.Add(1)
+	if logSQL {
+		log.Println("SQL", query)
+	}
 	return d.Driver.Query(ctx, query, args, v)
 }
 
@@ -64,3 +69,5 @@ func (t *countingTx) Query(ctx context.Context, query string, args, v any) error
 	t.n.Add(1)
 	return t.Tx.Query(ctx, query, args, v)
 }
+
+var logSQL = os.Getenv("ORGRAPH_SQL_LOG") == "1"

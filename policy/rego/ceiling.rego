@@ -14,7 +14,7 @@ import data.orgraph.rbac
 # description: Whether some capability of the resource organization allows the requested action.
 allowed if {
 	some capability in input.resource.capabilities
-	input.action in object.get(data.orgraph.capabilities, capability, [])
+	input.action in data.orgraph.capabilities[capability]
 }
 
 # METADATA

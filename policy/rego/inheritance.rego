@@ -8,17 +8,17 @@
 package orgraph.inheritance
 
 # METADATA
-# description: Per-role overrides of data.orgraph.inherit (optional in the data).
-inherit_roles := {role: on | some role, on in data.orgraph.inherit_roles}
-
-# METADATA
 # description: Whether memberships with this role also apply to descendant organizations.
-inherits(role) if inherit_roles[role] == true
+inherits(role) if data.orgraph.inherit_roles[role] == true
 
 inherits(role) if {
-	not role in object.keys(inherit_roles)
+	not overridden(role)
 	data.orgraph.inherit == true
 }
+
+# METADATA
+# description: Whether data.orgraph.inherit_roles (optional) overrides data.orgraph.inherit for role.
+overridden(role) if is_boolean(data.orgraph.inherit_roles[role])
 
 # METADATA
 # description: |

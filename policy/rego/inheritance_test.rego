@@ -43,11 +43,16 @@ test_role_override_turns_inheritance_on if {
 		with data.orgraph.inherit_roles as {"admin": true}
 }
 
-test_inherits_only_on_true if {
+test_inherits_only_on_true_and_ignores_non_boolean_overrides if {
 	inheritance.inherits("admin") with data.orgraph.inherit as true
 		with data.orgraph.inherit_roles as {}
 	not inheritance.inherits("admin") with data.orgraph.inherit as "yes"
 		with data.orgraph.inherit_roles as {}
-	not inheritance.inherits("admin") with data.orgraph.inherit as true
+	inheritance.inherits("admin") with data.orgraph.inherit as true
 		with data.orgraph.inherit_roles as {"admin": null}
+}
+
+test_inherit_roles_is_optional if {
+	inheritance.inherits("admin") with data.orgraph.inherit as true
+		with data.orgraph.inherit_roles as null
 }

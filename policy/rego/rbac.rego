@@ -13,8 +13,8 @@ import data.orgraph.inheritance
 platform_admin if input.subject.platform_admin == true
 
 # METADATA
-# description: Whether role grants permission (false for a role the matrix does not know).
-grants(role, permission) if permission in object.get(data.orgraph.roles, role, [])
+# description: Whether role grants permission (never for a role the matrix does not know).
+grants(role, permission) if permission in data.orgraph.roles[role]
 
 # METADATA
 # description: Whether permission exists, i.e. some role or the platform grants it.

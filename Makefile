@@ -1,0 +1,50 @@
+GO ?= go
+PKGS := ./...
+TEST_FLAGS ?= -count=1 -timeout 30m
+
+.PHONY: run build generate check-generate vet policy-fmt policy-check policy-test test ci bench clean
+
+## run: start the service on the embedded SQLite database (no setup needed)
+run:
+	$(GO) run ./cmd/orgraph serve
+
+build:
+	$(GO) build -o bin/orgraph ./cmd/orgraph
+
+## generate: ent codegen (writes graph/ent.graphql), then gqlgen
+generate:
+	$(GO) run -mod=mod ./ent/entc.go
+	$(GO) tool gqlgen generate
+
+## check-generate: fails when generated code is not what `make generate` writes
+check-generate: generate
+	@git diff --exit-code -- ent graph gqlgen.yml go.mod go.sum || (echo "generated code is stale: run make generate" && exit 1)
+	@test -z "$$(git status --porcelain -- ent graph)" || (git status --porcelain -- ent graph && echo "untracked generated files" && exit 1)
+
+vet:
+	$(GO) vet $(PKGS)
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go') && echo "gofmt needed" && exit 1)
+
+policy-fmt:
+	$(GO) tool opa fmt --v1-compatible -w policy/rego
+
+## policy-check: opa fmt (no diff), opa check --strict, opa test with coverage >= 90%
+policy-check:
+	@test -z "$$($(GO) tool opa fmt --v1-compatible -l policy/rego)" || ($(GO) tool opa fmt --v1-compatible -l policy/rego && echo "run make policy-fmt" && exit 1)
+	$(GO) tool opa check --strict --v1-compatible policy/rego
+	$(GO) run ./cmd/orgraph policy test --min-coverage 90
+
+## test: the whole suite (Go unit, integration on SQLite and PostgreSQL, end-to-end over HTTP, Rego)
+test: policy-check
+	$(GO) test $(TEST_FLAGS) $(PKGS)
+
+## ci: what .ci/run runs
+ci: check-generate vet test
+
+## bench: Go benchmarks and the HTTP load script
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./policy/ ./internal/bench/
+	./scripts/load.sh
+
+clean:
+	rm -rf bin orgraph.db orgraph.db-shm orgraph.db-wal

@@ -1,0 +1,85 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/orgraph/orgraph/internal/gate"
+	"github.com/orgraph/orgraph/internal/seed"
+	"github.com/orgraph/orgraph/internal/testutil"
+)
+
+// nestedTreeQuery is PostGraphile's benchmark shape: three levels of children,
+// each with members (and their accounts) and applications.
+const nestedTreeQuery = `query Tree($id: ID!) {
+  organization(id: $id) {
+    id name slug membersCount applicationsCount
+    members(first: 10) { totalCount edges { node { role account { alias } } } }
+    applications { totalCount }
+    children(first: 10) { totalCount edges { node {
+      id name slug membersCount
+      members(first: 10) { totalCount edges { node { role account { alias } } } }
+      applications { totalCount }
+      children(first: 10) { totalCount edges { node {
+        id name slug membersCount
+        members(first: 10) { totalCount edges { node { role account { alias } } } }
+        applications { totalCount }
+        children(first: 10) { totalCount edges { node {
+          id name slug
+          members(first: 10) { totalCount edges { node { role account { alias } } } }
+          applications { totalCount }
+        } } }
+      } } }
+    } } }
+  }
+}`
+
+// TestNestedQueryStatementCount proves a nested tree read costs a number of SQL
+// statements bounded by the query's depth, not by the number of orgs.
+func TestNestedQueryStatementCount(t *testing.T) {
+	for _, b := range testutil.Backends {
+		t.Run(string(b), func(t *testing.T) {
+			in := testutil.Start(t, b)
+			token := in.Account("treeowner", false)
+			ctx := gate.System(context.Background())
+			owner, err := in.Service.AccountByAlias(ctx, "treeowner")
+			if err != nil {
+				t.Fatal(err)
+			}
+			counts := map[int]int64{}
+			for _, fanout := range []int{2, 8} { // 15 and 585 orgs
+				n := 1 + fanout + fanout*fanout + fanout*fanout*fanout
+				ids, err := seed.Tree(ctx, in.Store.Client, owner, fmt.Sprintf("Tree %d", fanout), fanout, 3, n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				before := in.Store.Driver.Statements()
+				data := in.MustDo(token, nestedTreeQuery, map[string]any{"id": ids[0].String()})
+				counts[n] = in.Store.Driver.Statements() - before
+
+				level1 := testutil.Get(data, "organization", "children", "edges").([]any)
+				if len(level1) != fanout {
+					t.Fatalf("fanout %d: got %d children", fanout, len(level1))
+				}
+				leaf := testutil.Get(level1[0], "node", "children", "edges", 0, "node", "children", "edges")
+				if got := len(leaf.([]any)); got != fanout {
+					t.Fatalf("fanout %d: got %d grandchildren of the first grandchild", fanout, got)
+				}
+				if alias := testutil.Str(data, "organization", "members", "edges", 0, "node", "account", "alias"); alias != "treeowner" {
+					t.Fatalf("root member alias = %q", alias)
+				}
+				if got := testutil.Get(data, "organization", "membersCount"); got != float64(1) {
+					t.Fatalf("membersCount = %v", got)
+				}
+			}
+			t.Logf("statements per request: %v", counts)
+			if counts[15] != counts[585] {
+				t.Fatalf("statement count grows with the tree: %v", counts)
+			}
+			if counts[15] > 40 {
+				t.Fatalf("too many statements for a 4-level query: %d", counts[15])
+			}
+		})
+	}
+}

@@ -113,24 +113,9 @@ func (r *Resolver) descendants(ctx context.Context, org *ent.Organization, maxDe
 			ent.WithOrganizationOrder(orderBy), ent.WithOrganizationFilter(where.Filter))
 }
 
-// count reads a per-org count. The first org of a batch (the orgs one query
-// loaded: a whole tree level) asks for all of them, so a level costs one
-// grouped query whatever the timing.
+// count reads a per-org count through the request's batch counter.
 func (r *Resolver) count(ctx context.Context, kind string, org *ent.Organization) (int, error) {
-	l := loaders(ctx)
-	loader := l.Persons
-	switch kind {
-	case "members":
-		loader = l.Members
-	case "applications":
-		loader = l.Applications
-	}
-	if ids := gate.Batch(ctx, org.ID); len(ids) > 1 {
-		if _, err := loader.LoadAll(ctx, ids); err != nil {
-			return 0, err
-		}
-	}
-	return loader.Load(ctx, org.ID)
+	return counterOf(ctx, r.Client).count(ctx, kind, org.ID)
 }
 
 func (r *Resolver) viewerCan(ctx context.Context, org *ent.Organization, action string) (bool, error) {

@@ -2,10 +2,9 @@ package graph
 
 import (
 	"context"
-	"time"
+	"sync"
 
 	"github.com/google/uuid"
-	"github.com/vikstrous/dataloadgen"
 
 	"github.com/orgraph/orgraph/ent"
 	"github.com/orgraph/orgraph/ent/application"
@@ -14,63 +13,73 @@ import (
 	"github.com/orgraph/orgraph/internal/gate"
 )
 
-// Loaders batch per-org counts so a tree of N orgs costs one query per count kind.
-type Loaders struct {
-	Members      *dataloadgen.Loader[uuid.UUID, int]
-	Applications *dataloadgen.Loader[uuid.UUID, int]
-	Persons      *dataloadgen.Loader[uuid.UUID, int]
+// counter memoizes per-org counts for one request. An org's count is fetched
+// together with its whole batch (the orgs one query loaded: a tree level), so a
+// level costs one grouped query. Unlike a time-window dataloader, the number of
+// statements does not depend on goroutine timing.
+type counter struct {
+	client *ent.Client
+	mu     sync.Mutex
+	counts map[string]map[uuid.UUID]int
 }
 
-type loadersKey struct{}
+type counterKey struct{}
 
-// WithLoaders attaches fresh loaders to a request context.
+// WithLoaders attaches a fresh per-request counter.
 func WithLoaders(ctx context.Context, client *ent.Client) context.Context {
-	wait := dataloadgen.WithWait(time.Millisecond)
-	l := &Loaders{
-		Members: dataloadgen.NewLoader(func(ctx context.Context, ids []uuid.UUID) ([]int, []error) {
-			return countBy(ctx, ids, func(ctx context.Context, v any) error {
-				return client.Membership.Query().Where(membership.OrganizationIDIn(ids...)).
-					GroupBy(membership.FieldOrganizationID).Aggregate(ent.Count()).Scan(ctx, v)
-			})
-		}, wait),
-		Applications: dataloadgen.NewLoader(func(ctx context.Context, ids []uuid.UUID) ([]int, []error) {
-			return countBy(ctx, ids, func(ctx context.Context, v any) error {
-				return client.Application.Query().Where(application.OrganizationIDIn(ids...)).
-					GroupBy(application.FieldOrganizationID).Aggregate(ent.Count()).Scan(ctx, v)
-			})
-		}, wait),
-		Persons: dataloadgen.NewLoader(func(ctx context.Context, ids []uuid.UUID) ([]int, []error) {
-			return personsCount(ctx, client, ids)
-		}, wait),
-	}
-	return context.WithValue(ctx, loadersKey{}, l)
+	return context.WithValue(ctx, counterKey{}, &counter{client: client, counts: map[string]map[uuid.UUID]int{}})
 }
 
-func loaders(ctx context.Context) *Loaders { return ctx.Value(loadersKey{}).(*Loaders) }
+func counterOf(ctx context.Context, client *ent.Client) *counter {
+	if c, ok := ctx.Value(counterKey{}).(*counter); ok {
+		return c
+	}
+	return &counter{client: client, counts: map[string]map[uuid.UUID]int{}}
+}
 
-func countBy(ctx context.Context, ids []uuid.UUID, scan func(context.Context, any) error) ([]int, []error) {
+// count returns kind's count for org, loading the org's whole batch on a miss.
+func (c *counter) count(ctx context.Context, kind string, org uuid.UUID) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	byOrg := c.counts[kind]
+	if byOrg == nil {
+		byOrg = map[uuid.UUID]int{}
+		c.counts[kind] = byOrg
+	}
+	if n, ok := byOrg[org]; ok {
+		return n, nil
+	}
+	ids := []uuid.UUID{org}
+	for _, id := range gate.Batch(ctx, org) {
+		if _, ok := byOrg[id]; !ok && id != org {
+			ids = append(ids, id)
+		}
+	}
 	var rows []struct {
 		OrganizationID uuid.UUID `json:"organization_id"`
 		Count          int       `json:"count"`
 	}
-	if err := scan(gate.System(ctx), &rows); err != nil {
-		return nil, []error{err}
+	sys := gate.System(ctx)
+	var err error
+	switch kind {
+	case "members":
+		err = c.client.Membership.Query().Where(membership.OrganizationIDIn(ids...)).
+			GroupBy(membership.FieldOrganizationID).Aggregate(ent.Count()).Scan(sys, &rows)
+	case "applications":
+		err = c.client.Application.Query().Where(application.OrganizationIDIn(ids...)).
+			GroupBy(application.FieldOrganizationID).Aggregate(ent.Count()).Scan(sys, &rows)
+	default:
+		err = c.client.Registration.Query().Where(registration.OrganizationIDIn(ids...)).
+			GroupBy(registration.FieldOrganizationID).Aggregate(ent.Count()).Scan(sys, &rows)
 	}
-	byID := make(map[uuid.UUID]int, len(rows))
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range ids {
+		byOrg[id] = 0
+	}
 	for _, r := range rows {
-		byID[r.OrganizationID] = r.Count
+		byOrg[r.OrganizationID] = r.Count
 	}
-	out := make([]int, len(ids))
-	for i, id := range ids {
-		out[i] = byID[id]
-	}
-	return out, nil
-}
-
-// personsCount counts registrations per org.
-func personsCount(ctx context.Context, client *ent.Client, ids []uuid.UUID) ([]int, []error) {
-	return countBy(ctx, ids, func(ctx context.Context, v any) error {
-		return client.Registration.Query().Where(registration.OrganizationIDIn(ids...)).
-			GroupBy(registration.FieldOrganizationID).Aggregate(ent.Count()).Scan(ctx, v)
-	})
+	return byOrg[org], nil
 }

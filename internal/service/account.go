@@ -29,7 +29,10 @@ func (s *Service) CreateAccount(ctx context.Context, alias, displayName string, 
 		acc, err = tx.Account.Create().SetAlias(alias).SetDisplayName(displayName).SetPlatformAdmin(platformAdmin).Save(ctx)
 		return mapConstraint(err, "alias %q is taken", alias)
 	})
-	return acc, err
+	if err != nil {
+		return nil, err
+	}
+	return acc.Unwrap(), nil
 }
 
 // AccountByAlias finds a live account.

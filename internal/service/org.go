@@ -140,7 +140,7 @@ func (s *Service) CreateOrganization(ctx context.Context, in CreateOrgInput) (*e
 	if err != nil {
 		return nil, err
 	}
-	return created, nil
+	return created.Unwrap(), nil
 }
 
 // accountOrNilForSuborg: a root org needs a signed-in account (it becomes the owner);
@@ -341,7 +341,10 @@ func (s *Service) UpdateOrganization(ctx context.Context, id uuid.UUID, in Updat
 		}
 		return s.audit(ctx, tx, "organization.updated", &org.ID, "organization", org.ID.String(), orgSnapshot(org), orgSnapshot(updated))
 	})
-	return updated, err
+	if err != nil {
+		return nil, err
+	}
+	return updated.Unwrap(), nil
 }
 
 func orgSnapshot(o *ent.Organization) map[string]any {

@@ -261,7 +261,7 @@ func TestListScope(t *testing.T) {
 
 func TestActions(t *testing.T) {
 	e := openEmbedded(t)
-	want := strings.Fields(`organization.read organization.update organization.create_suborg
+	want := strings.Fields(`organization.read organization.update organization.change_slug organization.create_suborg
 		organization.retire organization.reenable organization.delete organization.set_limits
 		members.read members.invite members.change_role members.remove invitations.read
 		invitations.revoke application.read application.create application.update

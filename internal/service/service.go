@@ -75,7 +75,30 @@ func New(client *ent.Client, dialectName string, gate Authorizer, cfg Config) *S
 func (s *Service) Config() Config { return s.cfg }
 
 // inTx runs fn in a transaction, retrying serialization failures and deadlocks.
+// A policy denial is audited after the rollback, in a transaction of its own, so
+// the refused change leaves nothing but the authz.denied event.
 func (s *Service) inTx(ctx context.Context, fn func(tx *ent.Tx) error) error {
+	err := s.runTx(ctx, fn)
+	if d := apperr.DenialOf(err); d != nil {
+		if aerr := s.auditDenial(ctx, d); aerr != nil {
+			return aerr
+		}
+	}
+	return err
+}
+
+func (s *Service) auditDenial(ctx context.Context, d *apperr.Denial) error {
+	return s.runTx(ctx, func(tx *ent.Tx) error {
+		var org *uuid.UUID
+		if id, err := uuid.Parse(d.OrgID); err == nil {
+			org = &id
+		}
+		return s.audit(ctx, tx, "authz.denied", org, d.ResourceType, d.ResourceID, nil,
+			map[string]any{"action": d.Action, "reasons": d.Reasons})
+	})
+}
+
+func (s *Service) runTx(ctx context.Context, fn func(tx *ent.Tx) error) error {
 	var err error
 	for attempt := 0; attempt < 8; attempt++ {
 		var tx *ent.Tx

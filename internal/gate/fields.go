@@ -73,6 +73,16 @@ var rootFields = map[string]string{
 	"Mutation.exchangeToken":      "organization.read",
 }
 
+// registerRootFields adds Query/Mutation rules; each feature's rules file calls it from init.
+func registerRootFields(rules map[string]string) {
+	for k, v := range rules {
+		if _, dup := rootFields[k]; dup {
+			panic("gate: duplicate rule for " + k)
+		}
+		rootFields[k] = v
+	}
+}
+
 // Action returns the action that guards a field, and whether one is mapped.
 func Action(object, field string) (string, bool) {
 	key := object + "." + field

@@ -53,11 +53,15 @@ type ApplicationEdges struct {
 	Organization *Organization `json:"organization,omitempty"`
 	// Sector holds the value of the sector edge.
 	Sector *Sector `json:"sector,omitempty"`
+	// Keys holds the value of the keys edge.
+	Keys []*ApplicationKey `json:"keys,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [2]bool
+	loadedTypes [3]bool
 	// totalCount holds the count of the edges above.
 	totalCount [2]map[string]int
+
+	namedKeys map[string][]*ApplicationKey
 }
 
 // OrganizationOrErr returns the Organization value or an error if the edge
@@ -80,6 +84,15 @@ func (e ApplicationEdges) SectorOrErr() (*Sector, error) {
 		return nil, &NotFoundError{label: sector.Label}
 	}
 	return nil, &NotLoadedError{edge: "sector"}
+}
+
+// KeysOrErr returns the Keys value or an error if the edge
+// was not loaded in eager-loading.
+func (e ApplicationEdges) KeysOrErr() ([]*ApplicationKey, error) {
+	if e.loadedTypes[2] {
+		return e.Keys, nil
+	}
+	return nil, &NotLoadedError{edge: "keys"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -203,6 +216,11 @@ func (_m *Application) QuerySector() *SectorQuery {
 	return NewApplicationClient(_m.config).QuerySector(_m)
 }
 
+// QueryKeys queries the "keys" edge of the Application entity.
+func (_m *Application) QueryKeys() *ApplicationKeyQuery {
+	return NewApplicationClient(_m.config).QueryKeys(_m)
+}
+
 // Update returns a builder for updating this Application.
 // Note that you need to call Application.Unwrap() before calling this method if this Application
 // was returned from a transaction, and the transaction was committed or rolled back.
@@ -257,6 +275,30 @@ func (_m *Application) String() string {
 	builder.WriteString(_m.UpdatedAt.Format(time.ANSIC))
 	builder.WriteByte(')')
 	return builder.String()
+}
+
+// NamedKeys returns the Keys named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Application) NamedKeys(name string) ([]*ApplicationKey, error) {
+	if _m.Edges.namedKeys == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedKeys[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Application) appendNamedKeys(name string, edges ...*ApplicationKey) {
+	if _m.Edges.namedKeys == nil {
+		_m.Edges.namedKeys = make(map[string][]*ApplicationKey)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedKeys[name] = []*ApplicationKey{}
+	} else {
+		_m.Edges.namedKeys[name] = append(_m.Edges.namedKeys[name], edges...)
+	}
 }
 
 // Applications is a parsable slice of Application.

@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/google/uuid"
 	"github.com/orgraph/orgraph/ent/application"
+	"github.com/orgraph/orgraph/ent/applicationkey"
 	"github.com/orgraph/orgraph/ent/organization"
 	"github.com/orgraph/orgraph/ent/sector"
 )
@@ -132,6 +133,21 @@ func (_c *ApplicationCreate) SetOrganization(v *Organization) *ApplicationCreate
 // SetSector sets the "sector" edge to the Sector entity.
 func (_c *ApplicationCreate) SetSector(v *Sector) *ApplicationCreate {
 	return _c.SetSectorID(v.ID)
+}
+
+// AddKeyIDs adds the "keys" edge to the ApplicationKey entity by IDs.
+func (_c *ApplicationCreate) AddKeyIDs(ids ...uuid.UUID) *ApplicationCreate {
+	_c.mutation.AddKeyIDs(ids...)
+	return _c
+}
+
+// AddKeys adds the "keys" edges to the ApplicationKey entity.
+func (_c *ApplicationCreate) AddKeys(v ...*ApplicationKey) *ApplicationCreate {
+	ids := make([]uuid.UUID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddKeyIDs(ids...)
 }
 
 // Mutation returns the ApplicationMutation object of the builder.
@@ -348,6 +364,22 @@ func (_c *ApplicationCreate) createSpec() (*Application, *sqlgraph.CreateSpec) {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		_node.SectorID = nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.KeysIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   application.KeysTable,
+			Columns: []string{application.KeysColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(applicationkey.FieldID, field.TypeUUID),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	return _node, _spec

@@ -4,6 +4,7 @@ package ent
 
 import (
 	"context"
+	"database/sql/driver"
 	"fmt"
 	"math"
 
@@ -14,6 +15,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/google/uuid"
 	"github.com/orgraph/orgraph/ent/application"
+	"github.com/orgraph/orgraph/ent/applicationkey"
 	"github.com/orgraph/orgraph/ent/organization"
 	"github.com/orgraph/orgraph/ent/predicate"
 	"github.com/orgraph/orgraph/ent/sector"
@@ -28,8 +30,10 @@ type ApplicationQuery struct {
 	predicates       []predicate.Application
 	withOrganization *OrganizationQuery
 	withSector       *SectorQuery
+	withKeys         *ApplicationKeyQuery
 	loadTotal        []func(context.Context, []*Application) error
 	modifiers        []func(*sql.Selector)
+	withNamedKeys    map[string]*ApplicationKeyQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -103,6 +107,28 @@ func (_q *ApplicationQuery) QuerySector() *SectorQuery {
 			sqlgraph.From(application.Table, application.FieldID, selector),
 			sqlgraph.To(sector.Table, sector.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, true, application.SectorTable, application.SectorColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryKeys chains the current query on the "keys" edge.
+func (_q *ApplicationQuery) QueryKeys() *ApplicationKeyQuery {
+	query := (&ApplicationKeyClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(application.Table, application.FieldID, selector),
+			sqlgraph.To(applicationkey.Table, applicationkey.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, application.KeysTable, application.KeysColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -304,6 +330,7 @@ func (_q *ApplicationQuery) Clone() *ApplicationQuery {
 		predicates:       append([]predicate.Application{}, _q.predicates...),
 		withOrganization: _q.withOrganization.Clone(),
 		withSector:       _q.withSector.Clone(),
+		withKeys:         _q.withKeys.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -330,6 +357,17 @@ func (_q *ApplicationQuery) WithSector(opts ...func(*SectorQuery)) *ApplicationQ
 		opt(query)
 	}
 	_q.withSector = query
+	return _q
+}
+
+// WithKeys tells the query-builder to eager-load the nodes that are connected to
+// the "keys" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ApplicationQuery) WithKeys(opts ...func(*ApplicationKeyQuery)) *ApplicationQuery {
+	query := (&ApplicationKeyClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withKeys = query
 	return _q
 }
 
@@ -411,9 +449,10 @@ func (_q *ApplicationQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*
 	var (
 		nodes       = []*Application{}
 		_spec       = _q.querySpec()
-		loadedTypes = [2]bool{
+		loadedTypes = [3]bool{
 			_q.withOrganization != nil,
 			_q.withSector != nil,
+			_q.withKeys != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -446,6 +485,20 @@ func (_q *ApplicationQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*
 	if query := _q.withSector; query != nil {
 		if err := _q.loadSector(ctx, query, nodes, nil,
 			func(n *Application, e *Sector) { n.Edges.Sector = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withKeys; query != nil {
+		if err := _q.loadKeys(ctx, query, nodes,
+			func(n *Application) { n.Edges.Keys = []*ApplicationKey{} },
+			func(n *Application, e *ApplicationKey) { n.Edges.Keys = append(n.Edges.Keys, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedKeys {
+		if err := _q.loadKeys(ctx, query, nodes,
+			func(n *Application) { n.appendNamedKeys(name) },
+			func(n *Application, e *ApplicationKey) { n.appendNamedKeys(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -512,6 +565,36 @@ func (_q *ApplicationQuery) loadSector(ctx context.Context, query *SectorQuery, 
 		for i := range nodes {
 			assign(nodes[i], n)
 		}
+	}
+	return nil
+}
+func (_q *ApplicationQuery) loadKeys(ctx context.Context, query *ApplicationKeyQuery, nodes []*Application, init func(*Application), assign func(*Application, *ApplicationKey)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[uuid.UUID]*Application)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(applicationkey.FieldApplicationID)
+	}
+	query.Where(predicate.ApplicationKey(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(application.KeysColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.ApplicationID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "application_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
 	}
 	return nil
 }
@@ -639,6 +722,20 @@ func (_q *ApplicationQuery) ForShare(opts ...sql.LockOption) *ApplicationQuery {
 func (_q *ApplicationQuery) Modify(modifiers ...func(s *sql.Selector)) *ApplicationSelect {
 	_q.modifiers = append(_q.modifiers, modifiers...)
 	return _q.Select()
+}
+
+// WithNamedKeys tells the query-builder to eager-load the nodes that are connected to the "keys"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *ApplicationQuery) WithNamedKeys(name string, opts ...func(*ApplicationKeyQuery)) *ApplicationQuery {
+	query := (&ApplicationKeyClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedKeys == nil {
+		_q.withNamedKeys = make(map[string]*ApplicationKeyQuery)
+	}
+	_q.withNamedKeys[name] = query
+	return _q
 }
 
 // ApplicationGroupBy is the group-by builder for Application entities.

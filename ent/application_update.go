@@ -11,7 +11,9 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/google/uuid"
 	"github.com/orgraph/orgraph/ent/application"
+	"github.com/orgraph/orgraph/ent/applicationkey"
 	"github.com/orgraph/orgraph/ent/predicate"
 )
 
@@ -89,9 +91,45 @@ func (_u *ApplicationUpdate) SetUpdatedAt(v time.Time) *ApplicationUpdate {
 	return _u
 }
 
+// AddKeyIDs adds the "keys" edge to the ApplicationKey entity by IDs.
+func (_u *ApplicationUpdate) AddKeyIDs(ids ...uuid.UUID) *ApplicationUpdate {
+	_u.mutation.AddKeyIDs(ids...)
+	return _u
+}
+
+// AddKeys adds the "keys" edges to the ApplicationKey entity.
+func (_u *ApplicationUpdate) AddKeys(v ...*ApplicationKey) *ApplicationUpdate {
+	ids := make([]uuid.UUID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddKeyIDs(ids...)
+}
+
 // Mutation returns the ApplicationMutation object of the builder.
 func (_u *ApplicationUpdate) Mutation() *ApplicationMutation {
 	return _u.mutation
+}
+
+// ClearKeys clears all "keys" edges to the ApplicationKey entity.
+func (_u *ApplicationUpdate) ClearKeys() *ApplicationUpdate {
+	_u.mutation.ClearKeys()
+	return _u
+}
+
+// RemoveKeyIDs removes the "keys" edge to ApplicationKey entities by IDs.
+func (_u *ApplicationUpdate) RemoveKeyIDs(ids ...uuid.UUID) *ApplicationUpdate {
+	_u.mutation.RemoveKeyIDs(ids...)
+	return _u
+}
+
+// RemoveKeys removes "keys" edges to ApplicationKey entities.
+func (_u *ApplicationUpdate) RemoveKeys(v ...*ApplicationKey) *ApplicationUpdate {
+	ids := make([]uuid.UUID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveKeyIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -192,6 +230,51 @@ func (_u *ApplicationUpdate) sqlSave(ctx context.Context) (_node int, err error)
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(application.FieldUpdatedAt, field.TypeTime, value)
 	}
+	if _u.mutation.KeysCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   application.KeysTable,
+			Columns: []string{application.KeysColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(applicationkey.FieldID, field.TypeUUID),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedKeysIDs(); len(nodes) > 0 && !_u.mutation.KeysCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   application.KeysTable,
+			Columns: []string{application.KeysColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(applicationkey.FieldID, field.TypeUUID),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.KeysIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   application.KeysTable,
+			Columns: []string{application.KeysColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(applicationkey.FieldID, field.TypeUUID),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -274,9 +357,45 @@ func (_u *ApplicationUpdateOne) SetUpdatedAt(v time.Time) *ApplicationUpdateOne 
 	return _u
 }
 
+// AddKeyIDs adds the "keys" edge to the ApplicationKey entity by IDs.
+func (_u *ApplicationUpdateOne) AddKeyIDs(ids ...uuid.UUID) *ApplicationUpdateOne {
+	_u.mutation.AddKeyIDs(ids...)
+	return _u
+}
+
+// AddKeys adds the "keys" edges to the ApplicationKey entity.
+func (_u *ApplicationUpdateOne) AddKeys(v ...*ApplicationKey) *ApplicationUpdateOne {
+	ids := make([]uuid.UUID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddKeyIDs(ids...)
+}
+
 // Mutation returns the ApplicationMutation object of the builder.
 func (_u *ApplicationUpdateOne) Mutation() *ApplicationMutation {
 	return _u.mutation
+}
+
+// ClearKeys clears all "keys" edges to the ApplicationKey entity.
+func (_u *ApplicationUpdateOne) ClearKeys() *ApplicationUpdateOne {
+	_u.mutation.ClearKeys()
+	return _u
+}
+
+// RemoveKeyIDs removes the "keys" edge to ApplicationKey entities by IDs.
+func (_u *ApplicationUpdateOne) RemoveKeyIDs(ids ...uuid.UUID) *ApplicationUpdateOne {
+	_u.mutation.RemoveKeyIDs(ids...)
+	return _u
+}
+
+// RemoveKeys removes "keys" edges to ApplicationKey entities.
+func (_u *ApplicationUpdateOne) RemoveKeys(v ...*ApplicationKey) *ApplicationUpdateOne {
+	ids := make([]uuid.UUID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveKeyIDs(ids...)
 }
 
 // Where appends a list predicates to the ApplicationUpdate builder.
@@ -406,6 +525,51 @@ func (_u *ApplicationUpdateOne) sqlSave(ctx context.Context) (_node *Application
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(application.FieldUpdatedAt, field.TypeTime, value)
+	}
+	if _u.mutation.KeysCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   application.KeysTable,
+			Columns: []string{application.KeysColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(applicationkey.FieldID, field.TypeUUID),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedKeysIDs(); len(nodes) > 0 && !_u.mutation.KeysCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   application.KeysTable,
+			Columns: []string{application.KeysColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(applicationkey.FieldID, field.TypeUUID),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.KeysIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   application.KeysTable,
+			Columns: []string{application.KeysColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(applicationkey.FieldID, field.TypeUUID),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Application{config: _u.config}

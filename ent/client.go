@@ -19,20 +19,24 @@ import (
 	"github.com/orgraph/orgraph/ent/account"
 	"github.com/orgraph/orgraph/ent/apikey"
 	"github.com/orgraph/orgraph/ent/application"
+	"github.com/orgraph/orgraph/ent/applicationkey"
 	"github.com/orgraph/orgraph/ent/auditevent"
 	"github.com/orgraph/orgraph/ent/group"
 	"github.com/orgraph/orgraph/ent/groupmembership"
 	"github.com/orgraph/orgraph/ent/grouppool"
 	"github.com/orgraph/orgraph/ent/handle"
+	"github.com/orgraph/orgraph/ent/handleuse"
 	"github.com/orgraph/orgraph/ent/invitation"
 	"github.com/orgraph/orgraph/ent/membership"
 	"github.com/orgraph/orgraph/ent/organization"
 	"github.com/orgraph/orgraph/ent/orgclosure"
+	"github.com/orgraph/orgraph/ent/orgdomain"
 	"github.com/orgraph/orgraph/ent/person"
 	"github.com/orgraph/orgraph/ent/personpool"
 	"github.com/orgraph/orgraph/ent/registration"
 	"github.com/orgraph/orgraph/ent/sector"
 	"github.com/orgraph/orgraph/ent/serverkey"
+	"github.com/orgraph/orgraph/ent/slugreservation"
 
 	stdsql "database/sql"
 )
@@ -48,6 +52,8 @@ type Client struct {
 	Account *AccountClient
 	// Application is the client for interacting with the Application builders.
 	Application *ApplicationClient
+	// ApplicationKey is the client for interacting with the ApplicationKey builders.
+	ApplicationKey *ApplicationKeyClient
 	// AuditEvent is the client for interacting with the AuditEvent builders.
 	AuditEvent *AuditEventClient
 	// Group is the client for interacting with the Group builders.
@@ -58,12 +64,16 @@ type Client struct {
 	GroupPool *GroupPoolClient
 	// Handle is the client for interacting with the Handle builders.
 	Handle *HandleClient
+	// HandleUse is the client for interacting with the HandleUse builders.
+	HandleUse *HandleUseClient
 	// Invitation is the client for interacting with the Invitation builders.
 	Invitation *InvitationClient
 	// Membership is the client for interacting with the Membership builders.
 	Membership *MembershipClient
 	// OrgClosure is the client for interacting with the OrgClosure builders.
 	OrgClosure *OrgClosureClient
+	// OrgDomain is the client for interacting with the OrgDomain builders.
+	OrgDomain *OrgDomainClient
 	// Organization is the client for interacting with the Organization builders.
 	Organization *OrganizationClient
 	// Person is the client for interacting with the Person builders.
@@ -76,6 +86,8 @@ type Client struct {
 	Sector *SectorClient
 	// ServerKey is the client for interacting with the ServerKey builders.
 	ServerKey *ServerKeyClient
+	// SlugReservation is the client for interacting with the SlugReservation builders.
+	SlugReservation *SlugReservationClient
 }
 
 // NewClient creates a new client configured with the given options.
@@ -90,20 +102,24 @@ func (c *Client) init() {
 	c.APIKey = NewAPIKeyClient(c.config)
 	c.Account = NewAccountClient(c.config)
 	c.Application = NewApplicationClient(c.config)
+	c.ApplicationKey = NewApplicationKeyClient(c.config)
 	c.AuditEvent = NewAuditEventClient(c.config)
 	c.Group = NewGroupClient(c.config)
 	c.GroupMembership = NewGroupMembershipClient(c.config)
 	c.GroupPool = NewGroupPoolClient(c.config)
 	c.Handle = NewHandleClient(c.config)
+	c.HandleUse = NewHandleUseClient(c.config)
 	c.Invitation = NewInvitationClient(c.config)
 	c.Membership = NewMembershipClient(c.config)
 	c.OrgClosure = NewOrgClosureClient(c.config)
+	c.OrgDomain = NewOrgDomainClient(c.config)
 	c.Organization = NewOrganizationClient(c.config)
 	c.Person = NewPersonClient(c.config)
 	c.PersonPool = NewPersonPoolClient(c.config)
 	c.Registration = NewRegistrationClient(c.config)
 	c.Sector = NewSectorClient(c.config)
 	c.ServerKey = NewServerKeyClient(c.config)
+	c.SlugReservation = NewSlugReservationClient(c.config)
 }
 
 type (
@@ -199,20 +215,24 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		APIKey:          NewAPIKeyClient(cfg),
 		Account:         NewAccountClient(cfg),
 		Application:     NewApplicationClient(cfg),
+		ApplicationKey:  NewApplicationKeyClient(cfg),
 		AuditEvent:      NewAuditEventClient(cfg),
 		Group:           NewGroupClient(cfg),
 		GroupMembership: NewGroupMembershipClient(cfg),
 		GroupPool:       NewGroupPoolClient(cfg),
 		Handle:          NewHandleClient(cfg),
+		HandleUse:       NewHandleUseClient(cfg),
 		Invitation:      NewInvitationClient(cfg),
 		Membership:      NewMembershipClient(cfg),
 		OrgClosure:      NewOrgClosureClient(cfg),
+		OrgDomain:       NewOrgDomainClient(cfg),
 		Organization:    NewOrganizationClient(cfg),
 		Person:          NewPersonClient(cfg),
 		PersonPool:      NewPersonPoolClient(cfg),
 		Registration:    NewRegistrationClient(cfg),
 		Sector:          NewSectorClient(cfg),
 		ServerKey:       NewServerKeyClient(cfg),
+		SlugReservation: NewSlugReservationClient(cfg),
 	}, nil
 }
 
@@ -235,20 +255,24 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		APIKey:          NewAPIKeyClient(cfg),
 		Account:         NewAccountClient(cfg),
 		Application:     NewApplicationClient(cfg),
+		ApplicationKey:  NewApplicationKeyClient(cfg),
 		AuditEvent:      NewAuditEventClient(cfg),
 		Group:           NewGroupClient(cfg),
 		GroupMembership: NewGroupMembershipClient(cfg),
 		GroupPool:       NewGroupPoolClient(cfg),
 		Handle:          NewHandleClient(cfg),
+		HandleUse:       NewHandleUseClient(cfg),
 		Invitation:      NewInvitationClient(cfg),
 		Membership:      NewMembershipClient(cfg),
 		OrgClosure:      NewOrgClosureClient(cfg),
+		OrgDomain:       NewOrgDomainClient(cfg),
 		Organization:    NewOrganizationClient(cfg),
 		Person:          NewPersonClient(cfg),
 		PersonPool:      NewPersonPoolClient(cfg),
 		Registration:    NewRegistrationClient(cfg),
 		Sector:          NewSectorClient(cfg),
 		ServerKey:       NewServerKeyClient(cfg),
+		SlugReservation: NewSlugReservationClient(cfg),
 	}, nil
 }
 
@@ -278,9 +302,10 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIKey, c.Account, c.Application, c.AuditEvent, c.Group, c.GroupMembership,
-		c.GroupPool, c.Handle, c.Invitation, c.Membership, c.OrgClosure,
-		c.Organization, c.Person, c.PersonPool, c.Registration, c.Sector, c.ServerKey,
+		c.APIKey, c.Account, c.Application, c.ApplicationKey, c.AuditEvent, c.Group,
+		c.GroupMembership, c.GroupPool, c.Handle, c.HandleUse, c.Invitation,
+		c.Membership, c.OrgClosure, c.OrgDomain, c.Organization, c.Person,
+		c.PersonPool, c.Registration, c.Sector, c.ServerKey, c.SlugReservation,
 	} {
 		n.Use(hooks...)
 	}
@@ -290,9 +315,10 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIKey, c.Account, c.Application, c.AuditEvent, c.Group, c.GroupMembership,
-		c.GroupPool, c.Handle, c.Invitation, c.Membership, c.OrgClosure,
-		c.Organization, c.Person, c.PersonPool, c.Registration, c.Sector, c.ServerKey,
+		c.APIKey, c.Account, c.Application, c.ApplicationKey, c.AuditEvent, c.Group,
+		c.GroupMembership, c.GroupPool, c.Handle, c.HandleUse, c.Invitation,
+		c.Membership, c.OrgClosure, c.OrgDomain, c.Organization, c.Person,
+		c.PersonPool, c.Registration, c.Sector, c.ServerKey, c.SlugReservation,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -307,6 +333,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Account.mutate(ctx, m)
 	case *ApplicationMutation:
 		return c.Application.mutate(ctx, m)
+	case *ApplicationKeyMutation:
+		return c.ApplicationKey.mutate(ctx, m)
 	case *AuditEventMutation:
 		return c.AuditEvent.mutate(ctx, m)
 	case *GroupMutation:
@@ -317,12 +345,16 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.GroupPool.mutate(ctx, m)
 	case *HandleMutation:
 		return c.Handle.mutate(ctx, m)
+	case *HandleUseMutation:
+		return c.HandleUse.mutate(ctx, m)
 	case *InvitationMutation:
 		return c.Invitation.mutate(ctx, m)
 	case *MembershipMutation:
 		return c.Membership.mutate(ctx, m)
 	case *OrgClosureMutation:
 		return c.OrgClosure.mutate(ctx, m)
+	case *OrgDomainMutation:
+		return c.OrgDomain.mutate(ctx, m)
 	case *OrganizationMutation:
 		return c.Organization.mutate(ctx, m)
 	case *PersonMutation:
@@ -335,6 +367,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Sector.mutate(ctx, m)
 	case *ServerKeyMutation:
 		return c.ServerKey.mutate(ctx, m)
+	case *SlugReservationMutation:
+		return c.SlugReservation.mutate(ctx, m)
 	default:
 		return nil, fmt.Errorf("ent: unknown mutation type %T", m)
 	}
@@ -778,6 +812,22 @@ func (c *ApplicationClient) QuerySector(_m *Application) *SectorQuery {
 	return query
 }
 
+// QueryKeys queries the keys edge of a Application.
+func (c *ApplicationClient) QueryKeys(_m *Application) *ApplicationKeyQuery {
+	query := (&ApplicationKeyClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(application.Table, application.FieldID, id),
+			sqlgraph.To(applicationkey.Table, applicationkey.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, application.KeysTable, application.KeysColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *ApplicationClient) Hooks() []Hook {
 	return c.hooks.Application
@@ -800,6 +850,155 @@ func (c *ApplicationClient) mutate(ctx context.Context, m *ApplicationMutation) 
 		return (&ApplicationDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Application mutation op: %q", m.Op())
+	}
+}
+
+// ApplicationKeyClient is a client for the ApplicationKey schema.
+type ApplicationKeyClient struct {
+	config
+}
+
+// NewApplicationKeyClient returns a client for the ApplicationKey from the given config.
+func NewApplicationKeyClient(c config) *ApplicationKeyClient {
+	return &ApplicationKeyClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `applicationkey.Hooks(f(g(h())))`.
+func (c *ApplicationKeyClient) Use(hooks ...Hook) {
+	c.hooks.ApplicationKey = append(c.hooks.ApplicationKey, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `applicationkey.Intercept(f(g(h())))`.
+func (c *ApplicationKeyClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ApplicationKey = append(c.inters.ApplicationKey, interceptors...)
+}
+
+// Create returns a builder for creating a ApplicationKey entity.
+func (c *ApplicationKeyClient) Create() *ApplicationKeyCreate {
+	mutation := newApplicationKeyMutation(c.config, OpCreate)
+	return &ApplicationKeyCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ApplicationKey entities.
+func (c *ApplicationKeyClient) CreateBulk(builders ...*ApplicationKeyCreate) *ApplicationKeyCreateBulk {
+	return &ApplicationKeyCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ApplicationKeyClient) MapCreateBulk(slice any, setFunc func(*ApplicationKeyCreate, int)) *ApplicationKeyCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ApplicationKeyCreateBulk{err: fmt.Errorf("calling to ApplicationKeyClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ApplicationKeyCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ApplicationKeyCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ApplicationKey.
+func (c *ApplicationKeyClient) Update() *ApplicationKeyUpdate {
+	mutation := newApplicationKeyMutation(c.config, OpUpdate)
+	return &ApplicationKeyUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ApplicationKeyClient) UpdateOne(_m *ApplicationKey) *ApplicationKeyUpdateOne {
+	mutation := newApplicationKeyMutation(c.config, OpUpdateOne, withApplicationKey(_m))
+	return &ApplicationKeyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ApplicationKeyClient) UpdateOneID(id uuid.UUID) *ApplicationKeyUpdateOne {
+	mutation := newApplicationKeyMutation(c.config, OpUpdateOne, withApplicationKeyID(id))
+	return &ApplicationKeyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ApplicationKey.
+func (c *ApplicationKeyClient) Delete() *ApplicationKeyDelete {
+	mutation := newApplicationKeyMutation(c.config, OpDelete)
+	return &ApplicationKeyDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ApplicationKeyClient) DeleteOne(_m *ApplicationKey) *ApplicationKeyDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ApplicationKeyClient) DeleteOneID(id uuid.UUID) *ApplicationKeyDeleteOne {
+	builder := c.Delete().Where(applicationkey.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ApplicationKeyDeleteOne{builder}
+}
+
+// Query returns a query builder for ApplicationKey.
+func (c *ApplicationKeyClient) Query() *ApplicationKeyQuery {
+	return &ApplicationKeyQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeApplicationKey},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ApplicationKey entity by its id.
+func (c *ApplicationKeyClient) Get(ctx context.Context, id uuid.UUID) (*ApplicationKey, error) {
+	return c.Query().Where(applicationkey.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ApplicationKeyClient) GetX(ctx context.Context, id uuid.UUID) *ApplicationKey {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryApplication queries the application edge of a ApplicationKey.
+func (c *ApplicationKeyClient) QueryApplication(_m *ApplicationKey) *ApplicationQuery {
+	query := (&ApplicationClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(applicationkey.Table, applicationkey.FieldID, id),
+			sqlgraph.To(application.Table, application.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, applicationkey.ApplicationTable, applicationkey.ApplicationColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ApplicationKeyClient) Hooks() []Hook {
+	return c.hooks.ApplicationKey
+}
+
+// Interceptors returns the client interceptors.
+func (c *ApplicationKeyClient) Interceptors() []Interceptor {
+	return c.inters.ApplicationKey
+}
+
+func (c *ApplicationKeyClient) mutate(ctx context.Context, m *ApplicationKeyMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ApplicationKeyCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ApplicationKeyUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ApplicationKeyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ApplicationKeyDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ApplicationKey mutation op: %q", m.Op())
 	}
 }
 
@@ -1587,6 +1786,22 @@ func (c *HandleClient) QueryPerson(_m *Handle) *PersonQuery {
 	return query
 }
 
+// QueryUses queries the uses edge of a Handle.
+func (c *HandleClient) QueryUses(_m *Handle) *HandleUseQuery {
+	query := (&HandleUseClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(handle.Table, handle.FieldID, id),
+			sqlgraph.To(handleuse.Table, handleuse.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, handle.UsesTable, handle.UsesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *HandleClient) Hooks() []Hook {
 	return c.hooks.Handle
@@ -1609,6 +1824,171 @@ func (c *HandleClient) mutate(ctx context.Context, m *HandleMutation) (Value, er
 		return (&HandleDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Handle mutation op: %q", m.Op())
+	}
+}
+
+// HandleUseClient is a client for the HandleUse schema.
+type HandleUseClient struct {
+	config
+}
+
+// NewHandleUseClient returns a client for the HandleUse from the given config.
+func NewHandleUseClient(c config) *HandleUseClient {
+	return &HandleUseClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `handleuse.Hooks(f(g(h())))`.
+func (c *HandleUseClient) Use(hooks ...Hook) {
+	c.hooks.HandleUse = append(c.hooks.HandleUse, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `handleuse.Intercept(f(g(h())))`.
+func (c *HandleUseClient) Intercept(interceptors ...Interceptor) {
+	c.inters.HandleUse = append(c.inters.HandleUse, interceptors...)
+}
+
+// Create returns a builder for creating a HandleUse entity.
+func (c *HandleUseClient) Create() *HandleUseCreate {
+	mutation := newHandleUseMutation(c.config, OpCreate)
+	return &HandleUseCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of HandleUse entities.
+func (c *HandleUseClient) CreateBulk(builders ...*HandleUseCreate) *HandleUseCreateBulk {
+	return &HandleUseCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *HandleUseClient) MapCreateBulk(slice any, setFunc func(*HandleUseCreate, int)) *HandleUseCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &HandleUseCreateBulk{err: fmt.Errorf("calling to HandleUseClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*HandleUseCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &HandleUseCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for HandleUse.
+func (c *HandleUseClient) Update() *HandleUseUpdate {
+	mutation := newHandleUseMutation(c.config, OpUpdate)
+	return &HandleUseUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *HandleUseClient) UpdateOne(_m *HandleUse) *HandleUseUpdateOne {
+	mutation := newHandleUseMutation(c.config, OpUpdateOne, withHandleUse(_m))
+	return &HandleUseUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *HandleUseClient) UpdateOneID(id uuid.UUID) *HandleUseUpdateOne {
+	mutation := newHandleUseMutation(c.config, OpUpdateOne, withHandleUseID(id))
+	return &HandleUseUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for HandleUse.
+func (c *HandleUseClient) Delete() *HandleUseDelete {
+	mutation := newHandleUseMutation(c.config, OpDelete)
+	return &HandleUseDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *HandleUseClient) DeleteOne(_m *HandleUse) *HandleUseDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *HandleUseClient) DeleteOneID(id uuid.UUID) *HandleUseDeleteOne {
+	builder := c.Delete().Where(handleuse.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &HandleUseDeleteOne{builder}
+}
+
+// Query returns a query builder for HandleUse.
+func (c *HandleUseClient) Query() *HandleUseQuery {
+	return &HandleUseQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeHandleUse},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a HandleUse entity by its id.
+func (c *HandleUseClient) Get(ctx context.Context, id uuid.UUID) (*HandleUse, error) {
+	return c.Query().Where(handleuse.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *HandleUseClient) GetX(ctx context.Context, id uuid.UUID) *HandleUse {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryHandle queries the handle edge of a HandleUse.
+func (c *HandleUseClient) QueryHandle(_m *HandleUse) *HandleQuery {
+	query := (&HandleClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(handleuse.Table, handleuse.FieldID, id),
+			sqlgraph.To(handle.Table, handle.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, handleuse.HandleTable, handleuse.HandleColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryOrganization queries the organization edge of a HandleUse.
+func (c *HandleUseClient) QueryOrganization(_m *HandleUse) *OrganizationQuery {
+	query := (&OrganizationClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(handleuse.Table, handleuse.FieldID, id),
+			sqlgraph.To(organization.Table, organization.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, handleuse.OrganizationTable, handleuse.OrganizationColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *HandleUseClient) Hooks() []Hook {
+	return c.hooks.HandleUse
+}
+
+// Interceptors returns the client interceptors.
+func (c *HandleUseClient) Interceptors() []Interceptor {
+	return c.inters.HandleUse
+}
+
+func (c *HandleUseClient) mutate(ctx context.Context, m *HandleUseMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&HandleUseCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&HandleUseUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&HandleUseUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&HandleUseDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown HandleUse mutation op: %q", m.Op())
 	}
 }
 
@@ -2088,6 +2468,139 @@ func (c *OrgClosureClient) mutate(ctx context.Context, m *OrgClosureMutation) (V
 		return (&OrgClosureDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown OrgClosure mutation op: %q", m.Op())
+	}
+}
+
+// OrgDomainClient is a client for the OrgDomain schema.
+type OrgDomainClient struct {
+	config
+}
+
+// NewOrgDomainClient returns a client for the OrgDomain from the given config.
+func NewOrgDomainClient(c config) *OrgDomainClient {
+	return &OrgDomainClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `orgdomain.Hooks(f(g(h())))`.
+func (c *OrgDomainClient) Use(hooks ...Hook) {
+	c.hooks.OrgDomain = append(c.hooks.OrgDomain, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `orgdomain.Intercept(f(g(h())))`.
+func (c *OrgDomainClient) Intercept(interceptors ...Interceptor) {
+	c.inters.OrgDomain = append(c.inters.OrgDomain, interceptors...)
+}
+
+// Create returns a builder for creating a OrgDomain entity.
+func (c *OrgDomainClient) Create() *OrgDomainCreate {
+	mutation := newOrgDomainMutation(c.config, OpCreate)
+	return &OrgDomainCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of OrgDomain entities.
+func (c *OrgDomainClient) CreateBulk(builders ...*OrgDomainCreate) *OrgDomainCreateBulk {
+	return &OrgDomainCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *OrgDomainClient) MapCreateBulk(slice any, setFunc func(*OrgDomainCreate, int)) *OrgDomainCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &OrgDomainCreateBulk{err: fmt.Errorf("calling to OrgDomainClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*OrgDomainCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &OrgDomainCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for OrgDomain.
+func (c *OrgDomainClient) Update() *OrgDomainUpdate {
+	mutation := newOrgDomainMutation(c.config, OpUpdate)
+	return &OrgDomainUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *OrgDomainClient) UpdateOne(_m *OrgDomain) *OrgDomainUpdateOne {
+	mutation := newOrgDomainMutation(c.config, OpUpdateOne, withOrgDomain(_m))
+	return &OrgDomainUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *OrgDomainClient) UpdateOneID(id int) *OrgDomainUpdateOne {
+	mutation := newOrgDomainMutation(c.config, OpUpdateOne, withOrgDomainID(id))
+	return &OrgDomainUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for OrgDomain.
+func (c *OrgDomainClient) Delete() *OrgDomainDelete {
+	mutation := newOrgDomainMutation(c.config, OpDelete)
+	return &OrgDomainDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *OrgDomainClient) DeleteOne(_m *OrgDomain) *OrgDomainDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *OrgDomainClient) DeleteOneID(id int) *OrgDomainDeleteOne {
+	builder := c.Delete().Where(orgdomain.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &OrgDomainDeleteOne{builder}
+}
+
+// Query returns a query builder for OrgDomain.
+func (c *OrgDomainClient) Query() *OrgDomainQuery {
+	return &OrgDomainQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeOrgDomain},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a OrgDomain entity by its id.
+func (c *OrgDomainClient) Get(ctx context.Context, id int) (*OrgDomain, error) {
+	return c.Query().Where(orgdomain.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *OrgDomainClient) GetX(ctx context.Context, id int) *OrgDomain {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *OrgDomainClient) Hooks() []Hook {
+	return c.hooks.OrgDomain
+}
+
+// Interceptors returns the client interceptors.
+func (c *OrgDomainClient) Interceptors() []Interceptor {
+	return c.inters.OrgDomain
+}
+
+func (c *OrgDomainClient) mutate(ctx context.Context, m *OrgDomainMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&OrgDomainCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&OrgDomainUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&OrgDomainUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&OrgDomainDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown OrgDomain mutation op: %q", m.Op())
 	}
 }
 
@@ -3256,17 +3769,152 @@ func (c *ServerKeyClient) mutate(ctx context.Context, m *ServerKeyMutation) (Val
 	}
 }
 
+// SlugReservationClient is a client for the SlugReservation schema.
+type SlugReservationClient struct {
+	config
+}
+
+// NewSlugReservationClient returns a client for the SlugReservation from the given config.
+func NewSlugReservationClient(c config) *SlugReservationClient {
+	return &SlugReservationClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `slugreservation.Hooks(f(g(h())))`.
+func (c *SlugReservationClient) Use(hooks ...Hook) {
+	c.hooks.SlugReservation = append(c.hooks.SlugReservation, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `slugreservation.Intercept(f(g(h())))`.
+func (c *SlugReservationClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SlugReservation = append(c.inters.SlugReservation, interceptors...)
+}
+
+// Create returns a builder for creating a SlugReservation entity.
+func (c *SlugReservationClient) Create() *SlugReservationCreate {
+	mutation := newSlugReservationMutation(c.config, OpCreate)
+	return &SlugReservationCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SlugReservation entities.
+func (c *SlugReservationClient) CreateBulk(builders ...*SlugReservationCreate) *SlugReservationCreateBulk {
+	return &SlugReservationCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SlugReservationClient) MapCreateBulk(slice any, setFunc func(*SlugReservationCreate, int)) *SlugReservationCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SlugReservationCreateBulk{err: fmt.Errorf("calling to SlugReservationClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SlugReservationCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SlugReservationCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SlugReservation.
+func (c *SlugReservationClient) Update() *SlugReservationUpdate {
+	mutation := newSlugReservationMutation(c.config, OpUpdate)
+	return &SlugReservationUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SlugReservationClient) UpdateOne(_m *SlugReservation) *SlugReservationUpdateOne {
+	mutation := newSlugReservationMutation(c.config, OpUpdateOne, withSlugReservation(_m))
+	return &SlugReservationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SlugReservationClient) UpdateOneID(id int) *SlugReservationUpdateOne {
+	mutation := newSlugReservationMutation(c.config, OpUpdateOne, withSlugReservationID(id))
+	return &SlugReservationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SlugReservation.
+func (c *SlugReservationClient) Delete() *SlugReservationDelete {
+	mutation := newSlugReservationMutation(c.config, OpDelete)
+	return &SlugReservationDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SlugReservationClient) DeleteOne(_m *SlugReservation) *SlugReservationDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SlugReservationClient) DeleteOneID(id int) *SlugReservationDeleteOne {
+	builder := c.Delete().Where(slugreservation.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SlugReservationDeleteOne{builder}
+}
+
+// Query returns a query builder for SlugReservation.
+func (c *SlugReservationClient) Query() *SlugReservationQuery {
+	return &SlugReservationQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSlugReservation},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SlugReservation entity by its id.
+func (c *SlugReservationClient) Get(ctx context.Context, id int) (*SlugReservation, error) {
+	return c.Query().Where(slugreservation.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SlugReservationClient) GetX(ctx context.Context, id int) *SlugReservation {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *SlugReservationClient) Hooks() []Hook {
+	return c.hooks.SlugReservation
+}
+
+// Interceptors returns the client interceptors.
+func (c *SlugReservationClient) Interceptors() []Interceptor {
+	return c.inters.SlugReservation
+}
+
+func (c *SlugReservationClient) mutate(ctx context.Context, m *SlugReservationMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SlugReservationCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SlugReservationUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SlugReservationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SlugReservationDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SlugReservation mutation op: %q", m.Op())
+	}
+}
+
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIKey, Account, Application, AuditEvent, Group, GroupMembership, GroupPool,
-		Handle, Invitation, Membership, OrgClosure, Organization, Person, PersonPool,
-		Registration, Sector, ServerKey []ent.Hook
+		APIKey, Account, Application, ApplicationKey, AuditEvent, Group,
+		GroupMembership, GroupPool, Handle, HandleUse, Invitation, Membership,
+		OrgClosure, OrgDomain, Organization, Person, PersonPool, Registration, Sector,
+		ServerKey, SlugReservation []ent.Hook
 	}
 	inters struct {
-		APIKey, Account, Application, AuditEvent, Group, GroupMembership, GroupPool,
-		Handle, Invitation, Membership, OrgClosure, Organization, Person, PersonPool,
-		Registration, Sector, ServerKey []ent.Interceptor
+		APIKey, Account, Application, ApplicationKey, AuditEvent, Group,
+		GroupMembership, GroupPool, Handle, HandleUse, Invitation, Membership,
+		OrgClosure, OrgDomain, Organization, Person, PersonPool, Registration, Sector,
+		ServerKey, SlugReservation []ent.Interceptor
 	}
 )
 

@@ -15,20 +15,24 @@ import (
 	"github.com/orgraph/orgraph/ent/account"
 	"github.com/orgraph/orgraph/ent/apikey"
 	"github.com/orgraph/orgraph/ent/application"
+	"github.com/orgraph/orgraph/ent/applicationkey"
 	"github.com/orgraph/orgraph/ent/auditevent"
 	"github.com/orgraph/orgraph/ent/group"
 	"github.com/orgraph/orgraph/ent/groupmembership"
 	"github.com/orgraph/orgraph/ent/grouppool"
 	"github.com/orgraph/orgraph/ent/handle"
+	"github.com/orgraph/orgraph/ent/handleuse"
 	"github.com/orgraph/orgraph/ent/invitation"
 	"github.com/orgraph/orgraph/ent/membership"
 	"github.com/orgraph/orgraph/ent/organization"
 	"github.com/orgraph/orgraph/ent/orgclosure"
+	"github.com/orgraph/orgraph/ent/orgdomain"
 	"github.com/orgraph/orgraph/ent/person"
 	"github.com/orgraph/orgraph/ent/personpool"
 	"github.com/orgraph/orgraph/ent/registration"
 	"github.com/orgraph/orgraph/ent/sector"
 	"github.com/orgraph/orgraph/ent/serverkey"
+	"github.com/orgraph/orgraph/ent/slugreservation"
 )
 
 // ent aliases to avoid import conflicts in user's code.
@@ -92,20 +96,24 @@ func checkColumn(t, c string) error {
 			apikey.Table:          apikey.ValidColumn,
 			account.Table:         account.ValidColumn,
 			application.Table:     application.ValidColumn,
+			applicationkey.Table:  applicationkey.ValidColumn,
 			auditevent.Table:      auditevent.ValidColumn,
 			group.Table:           group.ValidColumn,
 			groupmembership.Table: groupmembership.ValidColumn,
 			grouppool.Table:       grouppool.ValidColumn,
 			handle.Table:          handle.ValidColumn,
+			handleuse.Table:       handleuse.ValidColumn,
 			invitation.Table:      invitation.ValidColumn,
 			membership.Table:      membership.ValidColumn,
 			orgclosure.Table:      orgclosure.ValidColumn,
+			orgdomain.Table:       orgdomain.ValidColumn,
 			organization.Table:    organization.ValidColumn,
 			person.Table:          person.ValidColumn,
 			personpool.Table:      personpool.ValidColumn,
 			registration.Table:    registration.ValidColumn,
 			sector.Table:          sector.ValidColumn,
 			serverkey.Table:       serverkey.ValidColumn,
+			slugreservation.Table: slugreservation.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -3,7 +3,6 @@
 package ent
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -30,8 +29,6 @@ type Handle struct {
 	Type handle.Type `json:"type,omitempty"`
 	// Value holds the value of the "value" field.
 	Value string `json:"value,omitempty"`
-	// VisibleTo holds the value of the "visible_to" field.
-	VisibleTo []uuid.UUID `json:"visible_to,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the HandleQuery when eager-loading is set.
 	Edges        HandleEdges `json:"edges"`
@@ -42,11 +39,15 @@ type Handle struct {
 type HandleEdges struct {
 	// Person holds the value of the person edge.
 	Person *Person `json:"person,omitempty"`
+	// Uses holds the value of the uses edge.
+	Uses []*HandleUse `json:"uses,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [1]bool
+	loadedTypes [2]bool
 	// totalCount holds the count of the edges above.
 	totalCount [1]map[string]int
+
+	namedUses map[string][]*HandleUse
 }
 
 // PersonOrErr returns the Person value or an error if the edge
@@ -60,13 +61,20 @@ func (e HandleEdges) PersonOrErr() (*Person, error) {
 	return nil, &NotLoadedError{edge: "person"}
 }
 
+// UsesOrErr returns the Uses value or an error if the edge
+// was not loaded in eager-loading.
+func (e HandleEdges) UsesOrErr() ([]*HandleUse, error) {
+	if e.loadedTypes[1] {
+		return e.Uses, nil
+	}
+	return nil, &NotLoadedError{edge: "uses"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*Handle) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case handle.FieldVisibleTo:
-			values[i] = new([]byte)
 		case handle.FieldType, handle.FieldValue:
 			values[i] = new(sql.NullString)
 		case handle.FieldCreatedAt:
@@ -124,14 +132,6 @@ func (_m *Handle) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Value = value.String
 			}
-		case handle.FieldVisibleTo:
-			if value, ok := values[i].(*[]byte); !ok {
-				return fmt.Errorf("unexpected type %T for field visible_to", values[i])
-			} else if value != nil && len(*value) > 0 {
-				if err := json.Unmarshal(*value, &_m.VisibleTo); err != nil {
-					return fmt.Errorf("unmarshal field visible_to: %w", err)
-				}
-			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -148,6 +148,11 @@ func (_m *Handle) GetValue(name string) (ent.Value, error) {
 // QueryPerson queries the "person" edge of the Handle entity.
 func (_m *Handle) QueryPerson() *PersonQuery {
 	return NewHandleClient(_m.config).QueryPerson(_m)
+}
+
+// QueryUses queries the "uses" edge of the Handle entity.
+func (_m *Handle) QueryUses() *HandleUseQuery {
+	return NewHandleClient(_m.config).QueryUses(_m)
 }
 
 // Update returns a builder for updating this Handle.
@@ -187,11 +192,32 @@ func (_m *Handle) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("value=")
 	builder.WriteString(_m.Value)
-	builder.WriteString(", ")
-	builder.WriteString("visible_to=")
-	builder.WriteString(fmt.Sprintf("%v", _m.VisibleTo))
 	builder.WriteByte(')')
 	return builder.String()
+}
+
+// NamedUses returns the Uses named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Handle) NamedUses(name string) ([]*HandleUse, error) {
+	if _m.Edges.namedUses == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedUses[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Handle) appendNamedUses(name string, edges ...*HandleUse) {
+	if _m.Edges.namedUses == nil {
+		_m.Edges.namedUses = make(map[string][]*HandleUse)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedUses[name] = []*HandleUse{}
+	} else {
+		_m.Edges.namedUses[name] = append(_m.Edges.namedUses[name], edges...)
+	}
 }
 
 // Handles is a parsable slice of Handle.

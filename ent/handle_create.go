@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/google/uuid"
 	"github.com/orgraph/orgraph/ent/handle"
+	"github.com/orgraph/orgraph/ent/handleuse"
 	"github.com/orgraph/orgraph/ent/person"
 )
 
@@ -63,12 +64,6 @@ func (_c *HandleCreate) SetValue(v string) *HandleCreate {
 	return _c
 }
 
-// SetVisibleTo sets the "visible_to" field.
-func (_c *HandleCreate) SetVisibleTo(v []uuid.UUID) *HandleCreate {
-	_c.mutation.SetVisibleTo(v)
-	return _c
-}
-
 // SetID sets the "id" field.
 func (_c *HandleCreate) SetID(v uuid.UUID) *HandleCreate {
 	_c.mutation.SetID(v)
@@ -86,6 +81,21 @@ func (_c *HandleCreate) SetNillableID(v *uuid.UUID) *HandleCreate {
 // SetPerson sets the "person" edge to the Person entity.
 func (_c *HandleCreate) SetPerson(v *Person) *HandleCreate {
 	return _c.SetPersonID(v.ID)
+}
+
+// AddUseIDs adds the "uses" edge to the HandleUse entity by IDs.
+func (_c *HandleCreate) AddUseIDs(ids ...uuid.UUID) *HandleCreate {
+	_c.mutation.AddUseIDs(ids...)
+	return _c
+}
+
+// AddUses adds the "uses" edges to the HandleUse entity.
+func (_c *HandleCreate) AddUses(v ...*HandleUse) *HandleCreate {
+	ids := make([]uuid.UUID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddUseIDs(ids...)
 }
 
 // Mutation returns the HandleMutation object of the builder.
@@ -127,10 +137,6 @@ func (_c *HandleCreate) defaults() {
 		v := handle.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
-	if _, ok := _c.mutation.VisibleTo(); !ok {
-		v := handle.DefaultVisibleTo
-		_c.mutation.SetVisibleTo(v)
-	}
 	if _, ok := _c.mutation.ID(); !ok {
 		v := handle.DefaultID()
 		_c.mutation.SetID(v)
@@ -158,9 +164,6 @@ func (_c *HandleCreate) check() error {
 	}
 	if _, ok := _c.mutation.Value(); !ok {
 		return &ValidationError{Name: "value", err: errors.New(`ent: missing required field "Handle.value"`)}
-	}
-	if _, ok := _c.mutation.VisibleTo(); !ok {
-		return &ValidationError{Name: "visible_to", err: errors.New(`ent: missing required field "Handle.visible_to"`)}
 	}
 	if len(_c.mutation.PersonIDs()) == 0 {
 		return &ValidationError{Name: "person", err: errors.New(`ent: missing required edge "Handle.person"`)}
@@ -217,10 +220,6 @@ func (_c *HandleCreate) createSpec() (*Handle, *sqlgraph.CreateSpec) {
 		_spec.SetField(handle.FieldValue, field.TypeString, value)
 		_node.Value = value
 	}
-	if value, ok := _c.mutation.VisibleTo(); ok {
-		_spec.SetField(handle.FieldVisibleTo, field.TypeJSON, value)
-		_node.VisibleTo = value
-	}
 	if nodes := _c.mutation.PersonIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -236,6 +235,22 @@ func (_c *HandleCreate) createSpec() (*Handle, *sqlgraph.CreateSpec) {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		_node.PersonID = nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.UsesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   handle.UsesTable,
+			Columns: []string{handle.UsesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(handleuse.FieldID, field.TypeUUID),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	return _node, _spec
@@ -289,18 +304,6 @@ type (
 		*sql.UpdateSet
 	}
 )
-
-// SetVisibleTo sets the "visible_to" field.
-func (u *HandleUpsert) SetVisibleTo(v []uuid.UUID) *HandleUpsert {
-	u.Set(handle.FieldVisibleTo, v)
-	return u
-}
-
-// UpdateVisibleTo sets the "visible_to" field to the value that was provided on create.
-func (u *HandleUpsert) UpdateVisibleTo() *HandleUpsert {
-	u.SetExcluded(handle.FieldVisibleTo)
-	return u
-}
 
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
@@ -363,20 +366,6 @@ func (u *HandleUpsertOne) Update(set func(*HandleUpsert)) *HandleUpsertOne {
 		set(&HandleUpsert{UpdateSet: update})
 	}))
 	return u
-}
-
-// SetVisibleTo sets the "visible_to" field.
-func (u *HandleUpsertOne) SetVisibleTo(v []uuid.UUID) *HandleUpsertOne {
-	return u.Update(func(s *HandleUpsert) {
-		s.SetVisibleTo(v)
-	})
-}
-
-// UpdateVisibleTo sets the "visible_to" field to the value that was provided on create.
-func (u *HandleUpsertOne) UpdateVisibleTo() *HandleUpsertOne {
-	return u.Update(func(s *HandleUpsert) {
-		s.UpdateVisibleTo()
-	})
 }
 
 // Exec executes the query.
@@ -607,20 +596,6 @@ func (u *HandleUpsertBulk) Update(set func(*HandleUpsert)) *HandleUpsertBulk {
 		set(&HandleUpsert{UpdateSet: update})
 	}))
 	return u
-}
-
-// SetVisibleTo sets the "visible_to" field.
-func (u *HandleUpsertBulk) SetVisibleTo(v []uuid.UUID) *HandleUpsertBulk {
-	return u.Update(func(s *HandleUpsert) {
-		s.SetVisibleTo(v)
-	})
-}
-
-// UpdateVisibleTo sets the "visible_to" field to the value that was provided on create.
-func (u *HandleUpsertBulk) UpdateVisibleTo() *HandleUpsertBulk {
-	return u.Update(func(s *HandleUpsert) {
-		s.UpdateVisibleTo()
-	})
 }
 
 // Exec executes the query.

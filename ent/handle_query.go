@@ -4,6 +4,7 @@ package ent
 
 import (
 	"context"
+	"database/sql/driver"
 	"fmt"
 	"math"
 
@@ -14,6 +15,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/google/uuid"
 	"github.com/orgraph/orgraph/ent/handle"
+	"github.com/orgraph/orgraph/ent/handleuse"
 	"github.com/orgraph/orgraph/ent/person"
 	"github.com/orgraph/orgraph/ent/predicate"
 )
@@ -21,13 +23,15 @@ import (
 // HandleQuery is the builder for querying Handle entities.
 type HandleQuery struct {
 	config
-	ctx        *QueryContext
-	order      []handle.OrderOption
-	inters     []Interceptor
-	predicates []predicate.Handle
-	withPerson *PersonQuery
-	loadTotal  []func(context.Context, []*Handle) error
-	modifiers  []func(*sql.Selector)
+	ctx           *QueryContext
+	order         []handle.OrderOption
+	inters        []Interceptor
+	predicates    []predicate.Handle
+	withPerson    *PersonQuery
+	withUses      *HandleUseQuery
+	loadTotal     []func(context.Context, []*Handle) error
+	modifiers     []func(*sql.Selector)
+	withNamedUses map[string]*HandleUseQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -79,6 +83,28 @@ func (_q *HandleQuery) QueryPerson() *PersonQuery {
 			sqlgraph.From(handle.Table, handle.FieldID, selector),
 			sqlgraph.To(person.Table, person.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, true, handle.PersonTable, handle.PersonColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryUses chains the current query on the "uses" edge.
+func (_q *HandleQuery) QueryUses() *HandleUseQuery {
+	query := (&HandleUseClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(handle.Table, handle.FieldID, selector),
+			sqlgraph.To(handleuse.Table, handleuse.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, handle.UsesTable, handle.UsesColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -279,6 +305,7 @@ func (_q *HandleQuery) Clone() *HandleQuery {
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.Handle{}, _q.predicates...),
 		withPerson: _q.withPerson.Clone(),
+		withUses:   _q.withUses.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -294,6 +321,17 @@ func (_q *HandleQuery) WithPerson(opts ...func(*PersonQuery)) *HandleQuery {
 		opt(query)
 	}
 	_q.withPerson = query
+	return _q
+}
+
+// WithUses tells the query-builder to eager-load the nodes that are connected to
+// the "uses" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *HandleQuery) WithUses(opts ...func(*HandleUseQuery)) *HandleQuery {
+	query := (&HandleUseClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withUses = query
 	return _q
 }
 
@@ -375,8 +413,9 @@ func (_q *HandleQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Handl
 	var (
 		nodes       = []*Handle{}
 		_spec       = _q.querySpec()
-		loadedTypes = [1]bool{
+		loadedTypes = [2]bool{
 			_q.withPerson != nil,
+			_q.withUses != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -403,6 +442,20 @@ func (_q *HandleQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Handl
 	if query := _q.withPerson; query != nil {
 		if err := _q.loadPerson(ctx, query, nodes, nil,
 			func(n *Handle, e *Person) { n.Edges.Person = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withUses; query != nil {
+		if err := _q.loadUses(ctx, query, nodes,
+			func(n *Handle) { n.Edges.Uses = []*HandleUse{} },
+			func(n *Handle, e *HandleUse) { n.Edges.Uses = append(n.Edges.Uses, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedUses {
+		if err := _q.loadUses(ctx, query, nodes,
+			func(n *Handle) { n.appendNamedUses(name) },
+			func(n *Handle, e *HandleUse) { n.appendNamedUses(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -440,6 +493,36 @@ func (_q *HandleQuery) loadPerson(ctx context.Context, query *PersonQuery, nodes
 		for i := range nodes {
 			assign(nodes[i], n)
 		}
+	}
+	return nil
+}
+func (_q *HandleQuery) loadUses(ctx context.Context, query *HandleUseQuery, nodes []*Handle, init func(*Handle), assign func(*Handle, *HandleUse)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[uuid.UUID]*Handle)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(handleuse.FieldHandleID)
+	}
+	query.Where(predicate.HandleUse(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(handle.UsesColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.HandleID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "handle_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
 	}
 	return nil
 }
@@ -564,6 +647,20 @@ func (_q *HandleQuery) ForShare(opts ...sql.LockOption) *HandleQuery {
 func (_q *HandleQuery) Modify(modifiers ...func(s *sql.Selector)) *HandleSelect {
 	_q.modifiers = append(_q.modifiers, modifiers...)
 	return _q.Select()
+}
+
+// WithNamedUses tells the query-builder to eager-load the nodes that are connected to the "uses"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *HandleQuery) WithNamedUses(name string, opts ...func(*HandleUseQuery)) *HandleQuery {
+	query := (&HandleUseClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedUses == nil {
+		_q.withNamedUses = make(map[string]*HandleUseQuery)
+	}
+	_q.withNamedUses[name] = query
+	return _q
 }
 
 // HandleGroupBy is the group-by builder for Handle entities.

@@ -9,10 +9,10 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
-	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
 	"github.com/google/uuid"
 	"github.com/orgraph/orgraph/ent/handle"
+	"github.com/orgraph/orgraph/ent/handleuse"
 	"github.com/orgraph/orgraph/ent/predicate"
 )
 
@@ -30,21 +30,45 @@ func (_u *HandleUpdate) Where(ps ...predicate.Handle) *HandleUpdate {
 	return _u
 }
 
-// SetVisibleTo sets the "visible_to" field.
-func (_u *HandleUpdate) SetVisibleTo(v []uuid.UUID) *HandleUpdate {
-	_u.mutation.SetVisibleTo(v)
+// AddUseIDs adds the "uses" edge to the HandleUse entity by IDs.
+func (_u *HandleUpdate) AddUseIDs(ids ...uuid.UUID) *HandleUpdate {
+	_u.mutation.AddUseIDs(ids...)
 	return _u
 }
 
-// AppendVisibleTo appends value to the "visible_to" field.
-func (_u *HandleUpdate) AppendVisibleTo(v []uuid.UUID) *HandleUpdate {
-	_u.mutation.AppendVisibleTo(v)
-	return _u
+// AddUses adds the "uses" edges to the HandleUse entity.
+func (_u *HandleUpdate) AddUses(v ...*HandleUse) *HandleUpdate {
+	ids := make([]uuid.UUID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddUseIDs(ids...)
 }
 
 // Mutation returns the HandleMutation object of the builder.
 func (_u *HandleUpdate) Mutation() *HandleMutation {
 	return _u.mutation
+}
+
+// ClearUses clears all "uses" edges to the HandleUse entity.
+func (_u *HandleUpdate) ClearUses() *HandleUpdate {
+	_u.mutation.ClearUses()
+	return _u
+}
+
+// RemoveUseIDs removes the "uses" edge to HandleUse entities by IDs.
+func (_u *HandleUpdate) RemoveUseIDs(ids ...uuid.UUID) *HandleUpdate {
+	_u.mutation.RemoveUseIDs(ids...)
+	return _u
+}
+
+// RemoveUses removes "uses" edges to HandleUse entities.
+func (_u *HandleUpdate) RemoveUses(v ...*HandleUse) *HandleUpdate {
+	ids := make([]uuid.UUID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveUseIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -100,13 +124,50 @@ func (_u *HandleUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			}
 		}
 	}
-	if value, ok := _u.mutation.VisibleTo(); ok {
-		_spec.SetField(handle.FieldVisibleTo, field.TypeJSON, value)
+	if _u.mutation.UsesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   handle.UsesTable,
+			Columns: []string{handle.UsesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(handleuse.FieldID, field.TypeUUID),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
 	}
-	if value, ok := _u.mutation.AppendedVisibleTo(); ok {
-		_spec.AddModifier(func(u *sql.UpdateBuilder) {
-			sqljson.Append(u, handle.FieldVisibleTo, value)
-		})
+	if nodes := _u.mutation.RemovedUsesIDs(); len(nodes) > 0 && !_u.mutation.UsesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   handle.UsesTable,
+			Columns: []string{handle.UsesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(handleuse.FieldID, field.TypeUUID),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.UsesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   handle.UsesTable,
+			Columns: []string{handle.UsesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(handleuse.FieldID, field.TypeUUID),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -130,21 +191,45 @@ type HandleUpdateOne struct {
 	modifiers []func(*sql.UpdateBuilder)
 }
 
-// SetVisibleTo sets the "visible_to" field.
-func (_u *HandleUpdateOne) SetVisibleTo(v []uuid.UUID) *HandleUpdateOne {
-	_u.mutation.SetVisibleTo(v)
+// AddUseIDs adds the "uses" edge to the HandleUse entity by IDs.
+func (_u *HandleUpdateOne) AddUseIDs(ids ...uuid.UUID) *HandleUpdateOne {
+	_u.mutation.AddUseIDs(ids...)
 	return _u
 }
 
-// AppendVisibleTo appends value to the "visible_to" field.
-func (_u *HandleUpdateOne) AppendVisibleTo(v []uuid.UUID) *HandleUpdateOne {
-	_u.mutation.AppendVisibleTo(v)
-	return _u
+// AddUses adds the "uses" edges to the HandleUse entity.
+func (_u *HandleUpdateOne) AddUses(v ...*HandleUse) *HandleUpdateOne {
+	ids := make([]uuid.UUID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddUseIDs(ids...)
 }
 
 // Mutation returns the HandleMutation object of the builder.
 func (_u *HandleUpdateOne) Mutation() *HandleMutation {
 	return _u.mutation
+}
+
+// ClearUses clears all "uses" edges to the HandleUse entity.
+func (_u *HandleUpdateOne) ClearUses() *HandleUpdateOne {
+	_u.mutation.ClearUses()
+	return _u
+}
+
+// RemoveUseIDs removes the "uses" edge to HandleUse entities by IDs.
+func (_u *HandleUpdateOne) RemoveUseIDs(ids ...uuid.UUID) *HandleUpdateOne {
+	_u.mutation.RemoveUseIDs(ids...)
+	return _u
+}
+
+// RemoveUses removes "uses" edges to HandleUse entities.
+func (_u *HandleUpdateOne) RemoveUses(v ...*HandleUse) *HandleUpdateOne {
+	ids := make([]uuid.UUID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveUseIDs(ids...)
 }
 
 // Where appends a list predicates to the HandleUpdate builder.
@@ -230,13 +315,50 @@ func (_u *HandleUpdateOne) sqlSave(ctx context.Context) (_node *Handle, err erro
 			}
 		}
 	}
-	if value, ok := _u.mutation.VisibleTo(); ok {
-		_spec.SetField(handle.FieldVisibleTo, field.TypeJSON, value)
+	if _u.mutation.UsesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   handle.UsesTable,
+			Columns: []string{handle.UsesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(handleuse.FieldID, field.TypeUUID),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
 	}
-	if value, ok := _u.mutation.AppendedVisibleTo(); ok {
-		_spec.AddModifier(func(u *sql.UpdateBuilder) {
-			sqljson.Append(u, handle.FieldVisibleTo, value)
-		})
+	if nodes := _u.mutation.RemovedUsesIDs(); len(nodes) > 0 && !_u.mutation.UsesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   handle.UsesTable,
+			Columns: []string{handle.UsesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(handleuse.FieldID, field.TypeUUID),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.UsesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   handle.UsesTable,
+			Columns: []string{handle.UsesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(handleuse.FieldID, field.TypeUUID),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Handle{config: _u.config}

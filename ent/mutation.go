@@ -15,15 +15,18 @@ import (
 	"github.com/orgraph/orgraph/ent/account"
 	"github.com/orgraph/orgraph/ent/apikey"
 	"github.com/orgraph/orgraph/ent/application"
+	"github.com/orgraph/orgraph/ent/applicationkey"
 	"github.com/orgraph/orgraph/ent/auditevent"
 	"github.com/orgraph/orgraph/ent/group"
 	"github.com/orgraph/orgraph/ent/groupmembership"
 	"github.com/orgraph/orgraph/ent/grouppool"
 	"github.com/orgraph/orgraph/ent/handle"
+	"github.com/orgraph/orgraph/ent/handleuse"
 	"github.com/orgraph/orgraph/ent/invitation"
 	"github.com/orgraph/orgraph/ent/membership"
 	"github.com/orgraph/orgraph/ent/organization"
 	"github.com/orgraph/orgraph/ent/orgclosure"
+	"github.com/orgraph/orgraph/ent/orgdomain"
 	"github.com/orgraph/orgraph/ent/person"
 	"github.com/orgraph/orgraph/ent/personpool"
 	"github.com/orgraph/orgraph/ent/predicate"
@@ -31,6 +34,7 @@ import (
 	"github.com/orgraph/orgraph/ent/schema/types"
 	"github.com/orgraph/orgraph/ent/sector"
 	"github.com/orgraph/orgraph/ent/serverkey"
+	"github.com/orgraph/orgraph/ent/slugreservation"
 )
 
 const (
@@ -45,20 +49,24 @@ const (
 	TypeAPIKey          = "APIKey"
 	TypeAccount         = "Account"
 	TypeApplication     = "Application"
+	TypeApplicationKey  = "ApplicationKey"
 	TypeAuditEvent      = "AuditEvent"
 	TypeGroup           = "Group"
 	TypeGroupMembership = "GroupMembership"
 	TypeGroupPool       = "GroupPool"
 	TypeHandle          = "Handle"
+	TypeHandleUse       = "HandleUse"
 	TypeInvitation      = "Invitation"
 	TypeMembership      = "Membership"
 	TypeOrgClosure      = "OrgClosure"
+	TypeOrgDomain       = "OrgDomain"
 	TypeOrganization    = "Organization"
 	TypePerson          = "Person"
 	TypePersonPool      = "PersonPool"
 	TypeRegistration    = "Registration"
 	TypeSector          = "Sector"
 	TypeServerKey       = "ServerKey"
+	TypeSlugReservation = "SlugReservation"
 )
 
 // APIKeyMutation represents an operation that mutates the APIKey nodes in the graph.
@@ -1640,6 +1648,9 @@ type ApplicationMutation struct {
 	clearedorganization bool
 	sector              *uuid.UUID
 	clearedsector       bool
+	keys                map[uuid.UUID]struct{}
+	removedkeys         map[uuid.UUID]struct{}
+	clearedkeys         bool
 	done                bool
 	oldValue            func(context.Context) (*Application, error)
 	predicates          []predicate.Application
@@ -2163,6 +2174,60 @@ func (m *ApplicationMutation) ResetSector() {
 	m.clearedsector = false
 }
 
+// AddKeyIDs adds the "keys" edge to the ApplicationKey entity by ids.
+func (m *ApplicationMutation) AddKeyIDs(ids ...uuid.UUID) {
+	if m.keys == nil {
+		m.keys = make(map[uuid.UUID]struct{})
+	}
+	for i := range ids {
+		m.keys[ids[i]] = struct{}{}
+	}
+}
+
+// ClearKeys clears the "keys" edge to the ApplicationKey entity.
+func (m *ApplicationMutation) ClearKeys() {
+	m.clearedkeys = true
+}
+
+// KeysCleared reports if the "keys" edge to the ApplicationKey entity was cleared.
+func (m *ApplicationMutation) KeysCleared() bool {
+	return m.clearedkeys
+}
+
+// RemoveKeyIDs removes the "keys" edge to the ApplicationKey entity by IDs.
+func (m *ApplicationMutation) RemoveKeyIDs(ids ...uuid.UUID) {
+	if m.removedkeys == nil {
+		m.removedkeys = make(map[uuid.UUID]struct{})
+	}
+	for i := range ids {
+		delete(m.keys, ids[i])
+		m.removedkeys[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedKeys returns the removed IDs of the "keys" edge to the ApplicationKey entity.
+func (m *ApplicationMutation) RemovedKeysIDs() (ids []uuid.UUID) {
+	for id := range m.removedkeys {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// KeysIDs returns the "keys" edge IDs in the mutation.
+func (m *ApplicationMutation) KeysIDs() (ids []uuid.UUID) {
+	for id := range m.keys {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetKeys resets all changes to the "keys" edge.
+func (m *ApplicationMutation) ResetKeys() {
+	m.keys = nil
+	m.clearedkeys = false
+	m.removedkeys = nil
+}
+
 // Where appends a list predicates to the ApplicationMutation builder.
 func (m *ApplicationMutation) Where(ps ...predicate.Application) {
 	m.predicates = append(m.predicates, ps...)
@@ -2449,12 +2514,15 @@ func (m *ApplicationMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *ApplicationMutation) AddedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.organization != nil {
 		edges = append(edges, application.EdgeOrganization)
 	}
 	if m.sector != nil {
 		edges = append(edges, application.EdgeSector)
+	}
+	if m.keys != nil {
+		edges = append(edges, application.EdgeKeys)
 	}
 	return edges
 }
@@ -2471,30 +2539,50 @@ func (m *ApplicationMutation) AddedIDs(name string) []ent.Value {
 		if id := m.sector; id != nil {
 			return []ent.Value{*id}
 		}
+	case application.EdgeKeys:
+		ids := make([]ent.Value, 0, len(m.keys))
+		for id := range m.keys {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *ApplicationMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
+	if m.removedkeys != nil {
+		edges = append(edges, application.EdgeKeys)
+	}
 	return edges
 }
 
 // RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
 // the given name in this mutation.
 func (m *ApplicationMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case application.EdgeKeys:
+		ids := make([]ent.Value, 0, len(m.removedkeys))
+		for id := range m.removedkeys {
+			ids = append(ids, id)
+		}
+		return ids
+	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *ApplicationMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.clearedorganization {
 		edges = append(edges, application.EdgeOrganization)
 	}
 	if m.clearedsector {
 		edges = append(edges, application.EdgeSector)
+	}
+	if m.clearedkeys {
+		edges = append(edges, application.EdgeKeys)
 	}
 	return edges
 }
@@ -2507,6 +2595,8 @@ func (m *ApplicationMutation) EdgeCleared(name string) bool {
 		return m.clearedorganization
 	case application.EdgeSector:
 		return m.clearedsector
+	case application.EdgeKeys:
+		return m.clearedkeys
 	}
 	return false
 }
@@ -2535,8 +2625,1000 @@ func (m *ApplicationMutation) ResetEdge(name string) error {
 	case application.EdgeSector:
 		m.ResetSector()
 		return nil
+	case application.EdgeKeys:
+		m.ResetKeys()
+		return nil
 	}
 	return fmt.Errorf("unknown Application edge %s", name)
+}
+
+// ApplicationKeyMutation represents an operation that mutates the ApplicationKey nodes in the graph.
+type ApplicationKeyMutation struct {
+	config
+	op                 Op
+	typ                string
+	id                 *uuid.UUID
+	created_at         *time.Time
+	kind               *applicationkey.Kind
+	kid                *string
+	public_key         *[]byte
+	private_key        *[]byte
+	data_key_id        *string
+	secret_hash        *[]byte
+	superseded_at      *time.Time
+	expires_at         *time.Time
+	clearedFields      map[string]struct{}
+	application        *uuid.UUID
+	clearedapplication bool
+	done               bool
+	oldValue           func(context.Context) (*ApplicationKey, error)
+	predicates         []predicate.ApplicationKey
+}
+
+var _ ent.Mutation = (*ApplicationKeyMutation)(nil)
+
+// applicationkeyOption allows management of the mutation configuration using functional options.
+type applicationkeyOption func(*ApplicationKeyMutation)
+
+// newApplicationKeyMutation creates new mutation for the ApplicationKey entity.
+func newApplicationKeyMutation(c config, op Op, opts ...applicationkeyOption) *ApplicationKeyMutation {
+	m := &ApplicationKeyMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeApplicationKey,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withApplicationKeyID sets the ID field of the mutation.
+func withApplicationKeyID(id uuid.UUID) applicationkeyOption {
+	return func(m *ApplicationKeyMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ApplicationKey
+		)
+		m.oldValue = func(ctx context.Context) (*ApplicationKey, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ApplicationKey.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withApplicationKey sets the old ApplicationKey of the mutation.
+func withApplicationKey(node *ApplicationKey) applicationkeyOption {
+	return func(m *ApplicationKeyMutation) {
+		m.oldValue = func(context.Context) (*ApplicationKey, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ApplicationKeyMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ApplicationKeyMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of ApplicationKey entities.
+func (m *ApplicationKeyMutation) SetID(id uuid.UUID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ApplicationKeyMutation) ID() (id uuid.UUID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ApplicationKeyMutation) IDs(ctx context.Context) ([]uuid.UUID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []uuid.UUID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ApplicationKey.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ApplicationKeyMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ApplicationKeyMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ApplicationKey entity.
+// If the ApplicationKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ApplicationKeyMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ApplicationKeyMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetApplicationID sets the "application_id" field.
+func (m *ApplicationKeyMutation) SetApplicationID(u uuid.UUID) {
+	m.application = &u
+}
+
+// ApplicationID returns the value of the "application_id" field in the mutation.
+func (m *ApplicationKeyMutation) ApplicationID() (r uuid.UUID, exists bool) {
+	v := m.application
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldApplicationID returns the old "application_id" field's value of the ApplicationKey entity.
+// If the ApplicationKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ApplicationKeyMutation) OldApplicationID(ctx context.Context) (v uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldApplicationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldApplicationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldApplicationID: %w", err)
+	}
+	return oldValue.ApplicationID, nil
+}
+
+// ResetApplicationID resets all changes to the "application_id" field.
+func (m *ApplicationKeyMutation) ResetApplicationID() {
+	m.application = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *ApplicationKeyMutation) SetKind(a applicationkey.Kind) {
+	m.kind = &a
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *ApplicationKeyMutation) Kind() (r applicationkey.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the ApplicationKey entity.
+// If the ApplicationKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ApplicationKeyMutation) OldKind(ctx context.Context) (v applicationkey.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *ApplicationKeyMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetKid sets the "kid" field.
+func (m *ApplicationKeyMutation) SetKid(s string) {
+	m.kid = &s
+}
+
+// Kid returns the value of the "kid" field in the mutation.
+func (m *ApplicationKeyMutation) Kid() (r string, exists bool) {
+	v := m.kid
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKid returns the old "kid" field's value of the ApplicationKey entity.
+// If the ApplicationKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ApplicationKeyMutation) OldKid(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKid is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKid requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKid: %w", err)
+	}
+	return oldValue.Kid, nil
+}
+
+// ResetKid resets all changes to the "kid" field.
+func (m *ApplicationKeyMutation) ResetKid() {
+	m.kid = nil
+}
+
+// SetPublicKey sets the "public_key" field.
+func (m *ApplicationKeyMutation) SetPublicKey(b []byte) {
+	m.public_key = &b
+}
+
+// PublicKey returns the value of the "public_key" field in the mutation.
+func (m *ApplicationKeyMutation) PublicKey() (r []byte, exists bool) {
+	v := m.public_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPublicKey returns the old "public_key" field's value of the ApplicationKey entity.
+// If the ApplicationKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ApplicationKeyMutation) OldPublicKey(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPublicKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPublicKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPublicKey: %w", err)
+	}
+	return oldValue.PublicKey, nil
+}
+
+// ClearPublicKey clears the value of the "public_key" field.
+func (m *ApplicationKeyMutation) ClearPublicKey() {
+	m.public_key = nil
+	m.clearedFields[applicationkey.FieldPublicKey] = struct{}{}
+}
+
+// PublicKeyCleared returns if the "public_key" field was cleared in this mutation.
+func (m *ApplicationKeyMutation) PublicKeyCleared() bool {
+	_, ok := m.clearedFields[applicationkey.FieldPublicKey]
+	return ok
+}
+
+// ResetPublicKey resets all changes to the "public_key" field.
+func (m *ApplicationKeyMutation) ResetPublicKey() {
+	m.public_key = nil
+	delete(m.clearedFields, applicationkey.FieldPublicKey)
+}
+
+// SetPrivateKey sets the "private_key" field.
+func (m *ApplicationKeyMutation) SetPrivateKey(b []byte) {
+	m.private_key = &b
+}
+
+// PrivateKey returns the value of the "private_key" field in the mutation.
+func (m *ApplicationKeyMutation) PrivateKey() (r []byte, exists bool) {
+	v := m.private_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPrivateKey returns the old "private_key" field's value of the ApplicationKey entity.
+// If the ApplicationKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ApplicationKeyMutation) OldPrivateKey(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPrivateKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPrivateKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPrivateKey: %w", err)
+	}
+	return oldValue.PrivateKey, nil
+}
+
+// ClearPrivateKey clears the value of the "private_key" field.
+func (m *ApplicationKeyMutation) ClearPrivateKey() {
+	m.private_key = nil
+	m.clearedFields[applicationkey.FieldPrivateKey] = struct{}{}
+}
+
+// PrivateKeyCleared returns if the "private_key" field was cleared in this mutation.
+func (m *ApplicationKeyMutation) PrivateKeyCleared() bool {
+	_, ok := m.clearedFields[applicationkey.FieldPrivateKey]
+	return ok
+}
+
+// ResetPrivateKey resets all changes to the "private_key" field.
+func (m *ApplicationKeyMutation) ResetPrivateKey() {
+	m.private_key = nil
+	delete(m.clearedFields, applicationkey.FieldPrivateKey)
+}
+
+// SetDataKeyID sets the "data_key_id" field.
+func (m *ApplicationKeyMutation) SetDataKeyID(s string) {
+	m.data_key_id = &s
+}
+
+// DataKeyID returns the value of the "data_key_id" field in the mutation.
+func (m *ApplicationKeyMutation) DataKeyID() (r string, exists bool) {
+	v := m.data_key_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDataKeyID returns the old "data_key_id" field's value of the ApplicationKey entity.
+// If the ApplicationKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ApplicationKeyMutation) OldDataKeyID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDataKeyID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDataKeyID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDataKeyID: %w", err)
+	}
+	return oldValue.DataKeyID, nil
+}
+
+// ClearDataKeyID clears the value of the "data_key_id" field.
+func (m *ApplicationKeyMutation) ClearDataKeyID() {
+	m.data_key_id = nil
+	m.clearedFields[applicationkey.FieldDataKeyID] = struct{}{}
+}
+
+// DataKeyIDCleared returns if the "data_key_id" field was cleared in this mutation.
+func (m *ApplicationKeyMutation) DataKeyIDCleared() bool {
+	_, ok := m.clearedFields[applicationkey.FieldDataKeyID]
+	return ok
+}
+
+// ResetDataKeyID resets all changes to the "data_key_id" field.
+func (m *ApplicationKeyMutation) ResetDataKeyID() {
+	m.data_key_id = nil
+	delete(m.clearedFields, applicationkey.FieldDataKeyID)
+}
+
+// SetSecretHash sets the "secret_hash" field.
+func (m *ApplicationKeyMutation) SetSecretHash(b []byte) {
+	m.secret_hash = &b
+}
+
+// SecretHash returns the value of the "secret_hash" field in the mutation.
+func (m *ApplicationKeyMutation) SecretHash() (r []byte, exists bool) {
+	v := m.secret_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSecretHash returns the old "secret_hash" field's value of the ApplicationKey entity.
+// If the ApplicationKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ApplicationKeyMutation) OldSecretHash(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSecretHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSecretHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSecretHash: %w", err)
+	}
+	return oldValue.SecretHash, nil
+}
+
+// ClearSecretHash clears the value of the "secret_hash" field.
+func (m *ApplicationKeyMutation) ClearSecretHash() {
+	m.secret_hash = nil
+	m.clearedFields[applicationkey.FieldSecretHash] = struct{}{}
+}
+
+// SecretHashCleared returns if the "secret_hash" field was cleared in this mutation.
+func (m *ApplicationKeyMutation) SecretHashCleared() bool {
+	_, ok := m.clearedFields[applicationkey.FieldSecretHash]
+	return ok
+}
+
+// ResetSecretHash resets all changes to the "secret_hash" field.
+func (m *ApplicationKeyMutation) ResetSecretHash() {
+	m.secret_hash = nil
+	delete(m.clearedFields, applicationkey.FieldSecretHash)
+}
+
+// SetSupersededAt sets the "superseded_at" field.
+func (m *ApplicationKeyMutation) SetSupersededAt(t time.Time) {
+	m.superseded_at = &t
+}
+
+// SupersededAt returns the value of the "superseded_at" field in the mutation.
+func (m *ApplicationKeyMutation) SupersededAt() (r time.Time, exists bool) {
+	v := m.superseded_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSupersededAt returns the old "superseded_at" field's value of the ApplicationKey entity.
+// If the ApplicationKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ApplicationKeyMutation) OldSupersededAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSupersededAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSupersededAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSupersededAt: %w", err)
+	}
+	return oldValue.SupersededAt, nil
+}
+
+// ClearSupersededAt clears the value of the "superseded_at" field.
+func (m *ApplicationKeyMutation) ClearSupersededAt() {
+	m.superseded_at = nil
+	m.clearedFields[applicationkey.FieldSupersededAt] = struct{}{}
+}
+
+// SupersededAtCleared returns if the "superseded_at" field was cleared in this mutation.
+func (m *ApplicationKeyMutation) SupersededAtCleared() bool {
+	_, ok := m.clearedFields[applicationkey.FieldSupersededAt]
+	return ok
+}
+
+// ResetSupersededAt resets all changes to the "superseded_at" field.
+func (m *ApplicationKeyMutation) ResetSupersededAt() {
+	m.superseded_at = nil
+	delete(m.clearedFields, applicationkey.FieldSupersededAt)
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *ApplicationKeyMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *ApplicationKeyMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the ApplicationKey entity.
+// If the ApplicationKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ApplicationKeyMutation) OldExpiresAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ClearExpiresAt clears the value of the "expires_at" field.
+func (m *ApplicationKeyMutation) ClearExpiresAt() {
+	m.expires_at = nil
+	m.clearedFields[applicationkey.FieldExpiresAt] = struct{}{}
+}
+
+// ExpiresAtCleared returns if the "expires_at" field was cleared in this mutation.
+func (m *ApplicationKeyMutation) ExpiresAtCleared() bool {
+	_, ok := m.clearedFields[applicationkey.FieldExpiresAt]
+	return ok
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *ApplicationKeyMutation) ResetExpiresAt() {
+	m.expires_at = nil
+	delete(m.clearedFields, applicationkey.FieldExpiresAt)
+}
+
+// ClearApplication clears the "application" edge to the Application entity.
+func (m *ApplicationKeyMutation) ClearApplication() {
+	m.clearedapplication = true
+	m.clearedFields[applicationkey.FieldApplicationID] = struct{}{}
+}
+
+// ApplicationCleared reports if the "application" edge to the Application entity was cleared.
+func (m *ApplicationKeyMutation) ApplicationCleared() bool {
+	return m.clearedapplication
+}
+
+// ApplicationIDs returns the "application" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ApplicationID instead. It exists only for internal usage by the builders.
+func (m *ApplicationKeyMutation) ApplicationIDs() (ids []uuid.UUID) {
+	if id := m.application; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetApplication resets all changes to the "application" edge.
+func (m *ApplicationKeyMutation) ResetApplication() {
+	m.application = nil
+	m.clearedapplication = false
+}
+
+// Where appends a list predicates to the ApplicationKeyMutation builder.
+func (m *ApplicationKeyMutation) Where(ps ...predicate.ApplicationKey) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ApplicationKeyMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ApplicationKeyMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ApplicationKey, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ApplicationKeyMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ApplicationKeyMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ApplicationKey).
+func (m *ApplicationKeyMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ApplicationKeyMutation) Fields() []string {
+	fields := make([]string, 0, 10)
+	if m.created_at != nil {
+		fields = append(fields, applicationkey.FieldCreatedAt)
+	}
+	if m.application != nil {
+		fields = append(fields, applicationkey.FieldApplicationID)
+	}
+	if m.kind != nil {
+		fields = append(fields, applicationkey.FieldKind)
+	}
+	if m.kid != nil {
+		fields = append(fields, applicationkey.FieldKid)
+	}
+	if m.public_key != nil {
+		fields = append(fields, applicationkey.FieldPublicKey)
+	}
+	if m.private_key != nil {
+		fields = append(fields, applicationkey.FieldPrivateKey)
+	}
+	if m.data_key_id != nil {
+		fields = append(fields, applicationkey.FieldDataKeyID)
+	}
+	if m.secret_hash != nil {
+		fields = append(fields, applicationkey.FieldSecretHash)
+	}
+	if m.superseded_at != nil {
+		fields = append(fields, applicationkey.FieldSupersededAt)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, applicationkey.FieldExpiresAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ApplicationKeyMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case applicationkey.FieldCreatedAt:
+		return m.CreatedAt()
+	case applicationkey.FieldApplicationID:
+		return m.ApplicationID()
+	case applicationkey.FieldKind:
+		return m.Kind()
+	case applicationkey.FieldKid:
+		return m.Kid()
+	case applicationkey.FieldPublicKey:
+		return m.PublicKey()
+	case applicationkey.FieldPrivateKey:
+		return m.PrivateKey()
+	case applicationkey.FieldDataKeyID:
+		return m.DataKeyID()
+	case applicationkey.FieldSecretHash:
+		return m.SecretHash()
+	case applicationkey.FieldSupersededAt:
+		return m.SupersededAt()
+	case applicationkey.FieldExpiresAt:
+		return m.ExpiresAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ApplicationKeyMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case applicationkey.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case applicationkey.FieldApplicationID:
+		return m.OldApplicationID(ctx)
+	case applicationkey.FieldKind:
+		return m.OldKind(ctx)
+	case applicationkey.FieldKid:
+		return m.OldKid(ctx)
+	case applicationkey.FieldPublicKey:
+		return m.OldPublicKey(ctx)
+	case applicationkey.FieldPrivateKey:
+		return m.OldPrivateKey(ctx)
+	case applicationkey.FieldDataKeyID:
+		return m.OldDataKeyID(ctx)
+	case applicationkey.FieldSecretHash:
+		return m.OldSecretHash(ctx)
+	case applicationkey.FieldSupersededAt:
+		return m.OldSupersededAt(ctx)
+	case applicationkey.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown ApplicationKey field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ApplicationKeyMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case applicationkey.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case applicationkey.FieldApplicationID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetApplicationID(v)
+		return nil
+	case applicationkey.FieldKind:
+		v, ok := value.(applicationkey.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case applicationkey.FieldKid:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKid(v)
+		return nil
+	case applicationkey.FieldPublicKey:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPublicKey(v)
+		return nil
+	case applicationkey.FieldPrivateKey:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPrivateKey(v)
+		return nil
+	case applicationkey.FieldDataKeyID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDataKeyID(v)
+		return nil
+	case applicationkey.FieldSecretHash:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSecretHash(v)
+		return nil
+	case applicationkey.FieldSupersededAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSupersededAt(v)
+		return nil
+	case applicationkey.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ApplicationKey field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ApplicationKeyMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ApplicationKeyMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ApplicationKeyMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown ApplicationKey numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ApplicationKeyMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(applicationkey.FieldPublicKey) {
+		fields = append(fields, applicationkey.FieldPublicKey)
+	}
+	if m.FieldCleared(applicationkey.FieldPrivateKey) {
+		fields = append(fields, applicationkey.FieldPrivateKey)
+	}
+	if m.FieldCleared(applicationkey.FieldDataKeyID) {
+		fields = append(fields, applicationkey.FieldDataKeyID)
+	}
+	if m.FieldCleared(applicationkey.FieldSecretHash) {
+		fields = append(fields, applicationkey.FieldSecretHash)
+	}
+	if m.FieldCleared(applicationkey.FieldSupersededAt) {
+		fields = append(fields, applicationkey.FieldSupersededAt)
+	}
+	if m.FieldCleared(applicationkey.FieldExpiresAt) {
+		fields = append(fields, applicationkey.FieldExpiresAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ApplicationKeyMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ApplicationKeyMutation) ClearField(name string) error {
+	switch name {
+	case applicationkey.FieldPublicKey:
+		m.ClearPublicKey()
+		return nil
+	case applicationkey.FieldPrivateKey:
+		m.ClearPrivateKey()
+		return nil
+	case applicationkey.FieldDataKeyID:
+		m.ClearDataKeyID()
+		return nil
+	case applicationkey.FieldSecretHash:
+		m.ClearSecretHash()
+		return nil
+	case applicationkey.FieldSupersededAt:
+		m.ClearSupersededAt()
+		return nil
+	case applicationkey.FieldExpiresAt:
+		m.ClearExpiresAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ApplicationKey nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ApplicationKeyMutation) ResetField(name string) error {
+	switch name {
+	case applicationkey.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case applicationkey.FieldApplicationID:
+		m.ResetApplicationID()
+		return nil
+	case applicationkey.FieldKind:
+		m.ResetKind()
+		return nil
+	case applicationkey.FieldKid:
+		m.ResetKid()
+		return nil
+	case applicationkey.FieldPublicKey:
+		m.ResetPublicKey()
+		return nil
+	case applicationkey.FieldPrivateKey:
+		m.ResetPrivateKey()
+		return nil
+	case applicationkey.FieldDataKeyID:
+		m.ResetDataKeyID()
+		return nil
+	case applicationkey.FieldSecretHash:
+		m.ResetSecretHash()
+		return nil
+	case applicationkey.FieldSupersededAt:
+		m.ResetSupersededAt()
+		return nil
+	case applicationkey.FieldExpiresAt:
+		m.ResetExpiresAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ApplicationKey field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ApplicationKeyMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.application != nil {
+		edges = append(edges, applicationkey.EdgeApplication)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ApplicationKeyMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case applicationkey.EdgeApplication:
+		if id := m.application; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ApplicationKeyMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ApplicationKeyMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ApplicationKeyMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedapplication {
+		edges = append(edges, applicationkey.EdgeApplication)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ApplicationKeyMutation) EdgeCleared(name string) bool {
+	switch name {
+	case applicationkey.EdgeApplication:
+		return m.clearedapplication
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ApplicationKeyMutation) ClearEdge(name string) error {
+	switch name {
+	case applicationkey.EdgeApplication:
+		m.ClearApplication()
+		return nil
+	}
+	return fmt.Errorf("unknown ApplicationKey unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ApplicationKeyMutation) ResetEdge(name string) error {
+	switch name {
+	case applicationkey.EdgeApplication:
+		m.ResetApplication()
+		return nil
+	}
+	return fmt.Errorf("unknown ApplicationKey edge %s", name)
 }
 
 // AuditEventMutation represents an operation that mutates the AuditEvent nodes in the graph.
@@ -5147,21 +6229,22 @@ func (m *GroupPoolMutation) ResetEdge(name string) error {
 // HandleMutation represents an operation that mutates the Handle nodes in the graph.
 type HandleMutation struct {
 	config
-	op               Op
-	typ              string
-	id               *uuid.UUID
-	created_at       *time.Time
-	pool_id          *uuid.UUID
-	_type            *handle.Type
-	value            *string
-	visible_to       *[]uuid.UUID
-	appendvisible_to []uuid.UUID
-	clearedFields    map[string]struct{}
-	person           *uuid.UUID
-	clearedperson    bool
-	done             bool
-	oldValue         func(context.Context) (*Handle, error)
-	predicates       []predicate.Handle
+	op            Op
+	typ           string
+	id            *uuid.UUID
+	created_at    *time.Time
+	pool_id       *uuid.UUID
+	_type         *handle.Type
+	value         *string
+	clearedFields map[string]struct{}
+	person        *uuid.UUID
+	clearedperson bool
+	uses          map[uuid.UUID]struct{}
+	removeduses   map[uuid.UUID]struct{}
+	cleareduses   bool
+	done          bool
+	oldValue      func(context.Context) (*Handle, error)
+	predicates    []predicate.Handle
 }
 
 var _ ent.Mutation = (*HandleMutation)(nil)
@@ -5448,57 +6531,6 @@ func (m *HandleMutation) ResetValue() {
 	m.value = nil
 }
 
-// SetVisibleTo sets the "visible_to" field.
-func (m *HandleMutation) SetVisibleTo(u []uuid.UUID) {
-	m.visible_to = &u
-	m.appendvisible_to = nil
-}
-
-// VisibleTo returns the value of the "visible_to" field in the mutation.
-func (m *HandleMutation) VisibleTo() (r []uuid.UUID, exists bool) {
-	v := m.visible_to
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldVisibleTo returns the old "visible_to" field's value of the Handle entity.
-// If the Handle object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *HandleMutation) OldVisibleTo(ctx context.Context) (v []uuid.UUID, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldVisibleTo is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldVisibleTo requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldVisibleTo: %w", err)
-	}
-	return oldValue.VisibleTo, nil
-}
-
-// AppendVisibleTo adds u to the "visible_to" field.
-func (m *HandleMutation) AppendVisibleTo(u []uuid.UUID) {
-	m.appendvisible_to = append(m.appendvisible_to, u...)
-}
-
-// AppendedVisibleTo returns the list of values that were appended to the "visible_to" field in this mutation.
-func (m *HandleMutation) AppendedVisibleTo() ([]uuid.UUID, bool) {
-	if len(m.appendvisible_to) == 0 {
-		return nil, false
-	}
-	return m.appendvisible_to, true
-}
-
-// ResetVisibleTo resets all changes to the "visible_to" field.
-func (m *HandleMutation) ResetVisibleTo() {
-	m.visible_to = nil
-	m.appendvisible_to = nil
-}
-
 // ClearPerson clears the "person" edge to the Person entity.
 func (m *HandleMutation) ClearPerson() {
 	m.clearedperson = true
@@ -5524,6 +6556,60 @@ func (m *HandleMutation) PersonIDs() (ids []uuid.UUID) {
 func (m *HandleMutation) ResetPerson() {
 	m.person = nil
 	m.clearedperson = false
+}
+
+// AddUseIDs adds the "uses" edge to the HandleUse entity by ids.
+func (m *HandleMutation) AddUseIDs(ids ...uuid.UUID) {
+	if m.uses == nil {
+		m.uses = make(map[uuid.UUID]struct{})
+	}
+	for i := range ids {
+		m.uses[ids[i]] = struct{}{}
+	}
+}
+
+// ClearUses clears the "uses" edge to the HandleUse entity.
+func (m *HandleMutation) ClearUses() {
+	m.cleareduses = true
+}
+
+// UsesCleared reports if the "uses" edge to the HandleUse entity was cleared.
+func (m *HandleMutation) UsesCleared() bool {
+	return m.cleareduses
+}
+
+// RemoveUseIDs removes the "uses" edge to the HandleUse entity by IDs.
+func (m *HandleMutation) RemoveUseIDs(ids ...uuid.UUID) {
+	if m.removeduses == nil {
+		m.removeduses = make(map[uuid.UUID]struct{})
+	}
+	for i := range ids {
+		delete(m.uses, ids[i])
+		m.removeduses[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedUses returns the removed IDs of the "uses" edge to the HandleUse entity.
+func (m *HandleMutation) RemovedUsesIDs() (ids []uuid.UUID) {
+	for id := range m.removeduses {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// UsesIDs returns the "uses" edge IDs in the mutation.
+func (m *HandleMutation) UsesIDs() (ids []uuid.UUID) {
+	for id := range m.uses {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetUses resets all changes to the "uses" edge.
+func (m *HandleMutation) ResetUses() {
+	m.uses = nil
+	m.cleareduses = false
+	m.removeduses = nil
 }
 
 // Where appends a list predicates to the HandleMutation builder.
@@ -5560,7 +6646,7 @@ func (m *HandleMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *HandleMutation) Fields() []string {
-	fields := make([]string, 0, 6)
+	fields := make([]string, 0, 5)
 	if m.created_at != nil {
 		fields = append(fields, handle.FieldCreatedAt)
 	}
@@ -5575,9 +6661,6 @@ func (m *HandleMutation) Fields() []string {
 	}
 	if m.value != nil {
 		fields = append(fields, handle.FieldValue)
-	}
-	if m.visible_to != nil {
-		fields = append(fields, handle.FieldVisibleTo)
 	}
 	return fields
 }
@@ -5597,8 +6680,6 @@ func (m *HandleMutation) Field(name string) (ent.Value, bool) {
 		return m.GetType()
 	case handle.FieldValue:
 		return m.Value()
-	case handle.FieldVisibleTo:
-		return m.VisibleTo()
 	}
 	return nil, false
 }
@@ -5618,8 +6699,6 @@ func (m *HandleMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldType(ctx)
 	case handle.FieldValue:
 		return m.OldValue(ctx)
-	case handle.FieldVisibleTo:
-		return m.OldVisibleTo(ctx)
 	}
 	return nil, fmt.Errorf("unknown Handle field %s", name)
 }
@@ -5663,13 +6742,6 @@ func (m *HandleMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetValue(v)
-		return nil
-	case handle.FieldVisibleTo:
-		v, ok := value.([]uuid.UUID)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetVisibleTo(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Handle field %s", name)
@@ -5735,18 +6807,18 @@ func (m *HandleMutation) ResetField(name string) error {
 	case handle.FieldValue:
 		m.ResetValue()
 		return nil
-	case handle.FieldVisibleTo:
-		m.ResetVisibleTo()
-		return nil
 	}
 	return fmt.Errorf("unknown Handle field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *HandleMutation) AddedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 2)
 	if m.person != nil {
 		edges = append(edges, handle.EdgePerson)
+	}
+	if m.uses != nil {
+		edges = append(edges, handle.EdgeUses)
 	}
 	return edges
 }
@@ -5759,27 +6831,47 @@ func (m *HandleMutation) AddedIDs(name string) []ent.Value {
 		if id := m.person; id != nil {
 			return []ent.Value{*id}
 		}
+	case handle.EdgeUses:
+		ids := make([]ent.Value, 0, len(m.uses))
+		for id := range m.uses {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *HandleMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 2)
+	if m.removeduses != nil {
+		edges = append(edges, handle.EdgeUses)
+	}
 	return edges
 }
 
 // RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
 // the given name in this mutation.
 func (m *HandleMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case handle.EdgeUses:
+		ids := make([]ent.Value, 0, len(m.removeduses))
+		for id := range m.removeduses {
+			ids = append(ids, id)
+		}
+		return ids
+	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *HandleMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 2)
 	if m.clearedperson {
 		edges = append(edges, handle.EdgePerson)
+	}
+	if m.cleareduses {
+		edges = append(edges, handle.EdgeUses)
 	}
 	return edges
 }
@@ -5790,6 +6882,8 @@ func (m *HandleMutation) EdgeCleared(name string) bool {
 	switch name {
 	case handle.EdgePerson:
 		return m.clearedperson
+	case handle.EdgeUses:
+		return m.cleareduses
 	}
 	return false
 }
@@ -5812,8 +6906,551 @@ func (m *HandleMutation) ResetEdge(name string) error {
 	case handle.EdgePerson:
 		m.ResetPerson()
 		return nil
+	case handle.EdgeUses:
+		m.ResetUses()
+		return nil
 	}
 	return fmt.Errorf("unknown Handle edge %s", name)
+}
+
+// HandleUseMutation represents an operation that mutates the HandleUse nodes in the graph.
+type HandleUseMutation struct {
+	config
+	op                  Op
+	typ                 string
+	id                  *uuid.UUID
+	created_at          *time.Time
+	clearedFields       map[string]struct{}
+	handle              *uuid.UUID
+	clearedhandle       bool
+	organization        *uuid.UUID
+	clearedorganization bool
+	done                bool
+	oldValue            func(context.Context) (*HandleUse, error)
+	predicates          []predicate.HandleUse
+}
+
+var _ ent.Mutation = (*HandleUseMutation)(nil)
+
+// handleuseOption allows management of the mutation configuration using functional options.
+type handleuseOption func(*HandleUseMutation)
+
+// newHandleUseMutation creates new mutation for the HandleUse entity.
+func newHandleUseMutation(c config, op Op, opts ...handleuseOption) *HandleUseMutation {
+	m := &HandleUseMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeHandleUse,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withHandleUseID sets the ID field of the mutation.
+func withHandleUseID(id uuid.UUID) handleuseOption {
+	return func(m *HandleUseMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *HandleUse
+		)
+		m.oldValue = func(ctx context.Context) (*HandleUse, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().HandleUse.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withHandleUse sets the old HandleUse of the mutation.
+func withHandleUse(node *HandleUse) handleuseOption {
+	return func(m *HandleUseMutation) {
+		m.oldValue = func(context.Context) (*HandleUse, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m HandleUseMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m HandleUseMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of HandleUse entities.
+func (m *HandleUseMutation) SetID(id uuid.UUID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *HandleUseMutation) ID() (id uuid.UUID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *HandleUseMutation) IDs(ctx context.Context) ([]uuid.UUID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []uuid.UUID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().HandleUse.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *HandleUseMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *HandleUseMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the HandleUse entity.
+// If the HandleUse object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *HandleUseMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *HandleUseMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetHandleID sets the "handle_id" field.
+func (m *HandleUseMutation) SetHandleID(u uuid.UUID) {
+	m.handle = &u
+}
+
+// HandleID returns the value of the "handle_id" field in the mutation.
+func (m *HandleUseMutation) HandleID() (r uuid.UUID, exists bool) {
+	v := m.handle
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHandleID returns the old "handle_id" field's value of the HandleUse entity.
+// If the HandleUse object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *HandleUseMutation) OldHandleID(ctx context.Context) (v uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHandleID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHandleID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHandleID: %w", err)
+	}
+	return oldValue.HandleID, nil
+}
+
+// ResetHandleID resets all changes to the "handle_id" field.
+func (m *HandleUseMutation) ResetHandleID() {
+	m.handle = nil
+}
+
+// SetOrganizationID sets the "organization_id" field.
+func (m *HandleUseMutation) SetOrganizationID(u uuid.UUID) {
+	m.organization = &u
+}
+
+// OrganizationID returns the value of the "organization_id" field in the mutation.
+func (m *HandleUseMutation) OrganizationID() (r uuid.UUID, exists bool) {
+	v := m.organization
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrganizationID returns the old "organization_id" field's value of the HandleUse entity.
+// If the HandleUse object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *HandleUseMutation) OldOrganizationID(ctx context.Context) (v uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrganizationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrganizationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrganizationID: %w", err)
+	}
+	return oldValue.OrganizationID, nil
+}
+
+// ResetOrganizationID resets all changes to the "organization_id" field.
+func (m *HandleUseMutation) ResetOrganizationID() {
+	m.organization = nil
+}
+
+// ClearHandle clears the "handle" edge to the Handle entity.
+func (m *HandleUseMutation) ClearHandle() {
+	m.clearedhandle = true
+	m.clearedFields[handleuse.FieldHandleID] = struct{}{}
+}
+
+// HandleCleared reports if the "handle" edge to the Handle entity was cleared.
+func (m *HandleUseMutation) HandleCleared() bool {
+	return m.clearedhandle
+}
+
+// HandleIDs returns the "handle" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// HandleID instead. It exists only for internal usage by the builders.
+func (m *HandleUseMutation) HandleIDs() (ids []uuid.UUID) {
+	if id := m.handle; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetHandle resets all changes to the "handle" edge.
+func (m *HandleUseMutation) ResetHandle() {
+	m.handle = nil
+	m.clearedhandle = false
+}
+
+// ClearOrganization clears the "organization" edge to the Organization entity.
+func (m *HandleUseMutation) ClearOrganization() {
+	m.clearedorganization = true
+	m.clearedFields[handleuse.FieldOrganizationID] = struct{}{}
+}
+
+// OrganizationCleared reports if the "organization" edge to the Organization entity was cleared.
+func (m *HandleUseMutation) OrganizationCleared() bool {
+	return m.clearedorganization
+}
+
+// OrganizationIDs returns the "organization" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// OrganizationID instead. It exists only for internal usage by the builders.
+func (m *HandleUseMutation) OrganizationIDs() (ids []uuid.UUID) {
+	if id := m.organization; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetOrganization resets all changes to the "organization" edge.
+func (m *HandleUseMutation) ResetOrganization() {
+	m.organization = nil
+	m.clearedorganization = false
+}
+
+// Where appends a list predicates to the HandleUseMutation builder.
+func (m *HandleUseMutation) Where(ps ...predicate.HandleUse) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the HandleUseMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *HandleUseMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.HandleUse, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *HandleUseMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *HandleUseMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (HandleUse).
+func (m *HandleUseMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *HandleUseMutation) Fields() []string {
+	fields := make([]string, 0, 3)
+	if m.created_at != nil {
+		fields = append(fields, handleuse.FieldCreatedAt)
+	}
+	if m.handle != nil {
+		fields = append(fields, handleuse.FieldHandleID)
+	}
+	if m.organization != nil {
+		fields = append(fields, handleuse.FieldOrganizationID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *HandleUseMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case handleuse.FieldCreatedAt:
+		return m.CreatedAt()
+	case handleuse.FieldHandleID:
+		return m.HandleID()
+	case handleuse.FieldOrganizationID:
+		return m.OrganizationID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *HandleUseMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case handleuse.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case handleuse.FieldHandleID:
+		return m.OldHandleID(ctx)
+	case handleuse.FieldOrganizationID:
+		return m.OldOrganizationID(ctx)
+	}
+	return nil, fmt.Errorf("unknown HandleUse field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *HandleUseMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case handleuse.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case handleuse.FieldHandleID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHandleID(v)
+		return nil
+	case handleuse.FieldOrganizationID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrganizationID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown HandleUse field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *HandleUseMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *HandleUseMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *HandleUseMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown HandleUse numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *HandleUseMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *HandleUseMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *HandleUseMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown HandleUse nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *HandleUseMutation) ResetField(name string) error {
+	switch name {
+	case handleuse.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case handleuse.FieldHandleID:
+		m.ResetHandleID()
+		return nil
+	case handleuse.FieldOrganizationID:
+		m.ResetOrganizationID()
+		return nil
+	}
+	return fmt.Errorf("unknown HandleUse field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *HandleUseMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.handle != nil {
+		edges = append(edges, handleuse.EdgeHandle)
+	}
+	if m.organization != nil {
+		edges = append(edges, handleuse.EdgeOrganization)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *HandleUseMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case handleuse.EdgeHandle:
+		if id := m.handle; id != nil {
+			return []ent.Value{*id}
+		}
+	case handleuse.EdgeOrganization:
+		if id := m.organization; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *HandleUseMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *HandleUseMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *HandleUseMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedhandle {
+		edges = append(edges, handleuse.EdgeHandle)
+	}
+	if m.clearedorganization {
+		edges = append(edges, handleuse.EdgeOrganization)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *HandleUseMutation) EdgeCleared(name string) bool {
+	switch name {
+	case handleuse.EdgeHandle:
+		return m.clearedhandle
+	case handleuse.EdgeOrganization:
+		return m.clearedorganization
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *HandleUseMutation) ClearEdge(name string) error {
+	switch name {
+	case handleuse.EdgeHandle:
+		m.ClearHandle()
+		return nil
+	case handleuse.EdgeOrganization:
+		m.ClearOrganization()
+		return nil
+	}
+	return fmt.Errorf("unknown HandleUse unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *HandleUseMutation) ResetEdge(name string) error {
+	switch name {
+	case handleuse.EdgeHandle:
+		m.ResetHandle()
+		return nil
+	case handleuse.EdgeOrganization:
+		m.ResetOrganization()
+		return nil
+	}
+	return fmt.Errorf("unknown HandleUse edge %s", name)
 }
 
 // InvitationMutation represents an operation that mutates the Invitation nodes in the graph.
@@ -7837,6 +9474,440 @@ func (m *OrgClosureMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown OrgClosure edge %s", name)
+}
+
+// OrgDomainMutation represents an operation that mutates the OrgDomain nodes in the graph.
+type OrgDomainMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *int
+	domain          *string
+	organization_id *uuid.UUID
+	created_at      *time.Time
+	clearedFields   map[string]struct{}
+	done            bool
+	oldValue        func(context.Context) (*OrgDomain, error)
+	predicates      []predicate.OrgDomain
+}
+
+var _ ent.Mutation = (*OrgDomainMutation)(nil)
+
+// orgdomainOption allows management of the mutation configuration using functional options.
+type orgdomainOption func(*OrgDomainMutation)
+
+// newOrgDomainMutation creates new mutation for the OrgDomain entity.
+func newOrgDomainMutation(c config, op Op, opts ...orgdomainOption) *OrgDomainMutation {
+	m := &OrgDomainMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeOrgDomain,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withOrgDomainID sets the ID field of the mutation.
+func withOrgDomainID(id int) orgdomainOption {
+	return func(m *OrgDomainMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *OrgDomain
+		)
+		m.oldValue = func(ctx context.Context) (*OrgDomain, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().OrgDomain.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withOrgDomain sets the old OrgDomain of the mutation.
+func withOrgDomain(node *OrgDomain) orgdomainOption {
+	return func(m *OrgDomainMutation) {
+		m.oldValue = func(context.Context) (*OrgDomain, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m OrgDomainMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m OrgDomainMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *OrgDomainMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *OrgDomainMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().OrgDomain.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetDomain sets the "domain" field.
+func (m *OrgDomainMutation) SetDomain(s string) {
+	m.domain = &s
+}
+
+// Domain returns the value of the "domain" field in the mutation.
+func (m *OrgDomainMutation) Domain() (r string, exists bool) {
+	v := m.domain
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDomain returns the old "domain" field's value of the OrgDomain entity.
+// If the OrgDomain object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrgDomainMutation) OldDomain(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDomain is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDomain requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDomain: %w", err)
+	}
+	return oldValue.Domain, nil
+}
+
+// ResetDomain resets all changes to the "domain" field.
+func (m *OrgDomainMutation) ResetDomain() {
+	m.domain = nil
+}
+
+// SetOrganizationID sets the "organization_id" field.
+func (m *OrgDomainMutation) SetOrganizationID(u uuid.UUID) {
+	m.organization_id = &u
+}
+
+// OrganizationID returns the value of the "organization_id" field in the mutation.
+func (m *OrgDomainMutation) OrganizationID() (r uuid.UUID, exists bool) {
+	v := m.organization_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrganizationID returns the old "organization_id" field's value of the OrgDomain entity.
+// If the OrgDomain object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrgDomainMutation) OldOrganizationID(ctx context.Context) (v uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrganizationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrganizationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrganizationID: %w", err)
+	}
+	return oldValue.OrganizationID, nil
+}
+
+// ResetOrganizationID resets all changes to the "organization_id" field.
+func (m *OrgDomainMutation) ResetOrganizationID() {
+	m.organization_id = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *OrgDomainMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *OrgDomainMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the OrgDomain entity.
+// If the OrgDomain object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrgDomainMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *OrgDomainMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// Where appends a list predicates to the OrgDomainMutation builder.
+func (m *OrgDomainMutation) Where(ps ...predicate.OrgDomain) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the OrgDomainMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *OrgDomainMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.OrgDomain, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *OrgDomainMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *OrgDomainMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (OrgDomain).
+func (m *OrgDomainMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *OrgDomainMutation) Fields() []string {
+	fields := make([]string, 0, 3)
+	if m.domain != nil {
+		fields = append(fields, orgdomain.FieldDomain)
+	}
+	if m.organization_id != nil {
+		fields = append(fields, orgdomain.FieldOrganizationID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, orgdomain.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *OrgDomainMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case orgdomain.FieldDomain:
+		return m.Domain()
+	case orgdomain.FieldOrganizationID:
+		return m.OrganizationID()
+	case orgdomain.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *OrgDomainMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case orgdomain.FieldDomain:
+		return m.OldDomain(ctx)
+	case orgdomain.FieldOrganizationID:
+		return m.OldOrganizationID(ctx)
+	case orgdomain.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown OrgDomain field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *OrgDomainMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case orgdomain.FieldDomain:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDomain(v)
+		return nil
+	case orgdomain.FieldOrganizationID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrganizationID(v)
+		return nil
+	case orgdomain.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown OrgDomain field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *OrgDomainMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *OrgDomainMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *OrgDomainMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown OrgDomain numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *OrgDomainMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *OrgDomainMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *OrgDomainMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown OrgDomain nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *OrgDomainMutation) ResetField(name string) error {
+	switch name {
+	case orgdomain.FieldDomain:
+		m.ResetDomain()
+		return nil
+	case orgdomain.FieldOrganizationID:
+		m.ResetOrganizationID()
+		return nil
+	case orgdomain.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown OrgDomain field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *OrgDomainMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *OrgDomainMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *OrgDomainMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *OrgDomainMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *OrgDomainMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *OrgDomainMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *OrgDomainMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown OrgDomain unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *OrgDomainMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown OrgDomain edge %s", name)
 }
 
 // OrganizationMutation represents an operation that mutates the Organization nodes in the graph.
@@ -12905,4 +14976,438 @@ func (m *ServerKeyMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *ServerKeyMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown ServerKey edge %s", name)
+}
+
+// SlugReservationMutation represents an operation that mutates the SlugReservation nodes in the graph.
+type SlugReservationMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *int
+	slug            *string
+	organization_id *uuid.UUID
+	created_at      *time.Time
+	clearedFields   map[string]struct{}
+	done            bool
+	oldValue        func(context.Context) (*SlugReservation, error)
+	predicates      []predicate.SlugReservation
+}
+
+var _ ent.Mutation = (*SlugReservationMutation)(nil)
+
+// slugreservationOption allows management of the mutation configuration using functional options.
+type slugreservationOption func(*SlugReservationMutation)
+
+// newSlugReservationMutation creates new mutation for the SlugReservation entity.
+func newSlugReservationMutation(c config, op Op, opts ...slugreservationOption) *SlugReservationMutation {
+	m := &SlugReservationMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSlugReservation,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSlugReservationID sets the ID field of the mutation.
+func withSlugReservationID(id int) slugreservationOption {
+	return func(m *SlugReservationMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *SlugReservation
+		)
+		m.oldValue = func(ctx context.Context) (*SlugReservation, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().SlugReservation.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSlugReservation sets the old SlugReservation of the mutation.
+func withSlugReservation(node *SlugReservation) slugreservationOption {
+	return func(m *SlugReservationMutation) {
+		m.oldValue = func(context.Context) (*SlugReservation, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SlugReservationMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SlugReservationMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SlugReservationMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SlugReservationMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().SlugReservation.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetSlug sets the "slug" field.
+func (m *SlugReservationMutation) SetSlug(s string) {
+	m.slug = &s
+}
+
+// Slug returns the value of the "slug" field in the mutation.
+func (m *SlugReservationMutation) Slug() (r string, exists bool) {
+	v := m.slug
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSlug returns the old "slug" field's value of the SlugReservation entity.
+// If the SlugReservation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SlugReservationMutation) OldSlug(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSlug is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSlug requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSlug: %w", err)
+	}
+	return oldValue.Slug, nil
+}
+
+// ResetSlug resets all changes to the "slug" field.
+func (m *SlugReservationMutation) ResetSlug() {
+	m.slug = nil
+}
+
+// SetOrganizationID sets the "organization_id" field.
+func (m *SlugReservationMutation) SetOrganizationID(u uuid.UUID) {
+	m.organization_id = &u
+}
+
+// OrganizationID returns the value of the "organization_id" field in the mutation.
+func (m *SlugReservationMutation) OrganizationID() (r uuid.UUID, exists bool) {
+	v := m.organization_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrganizationID returns the old "organization_id" field's value of the SlugReservation entity.
+// If the SlugReservation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SlugReservationMutation) OldOrganizationID(ctx context.Context) (v uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrganizationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrganizationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrganizationID: %w", err)
+	}
+	return oldValue.OrganizationID, nil
+}
+
+// ResetOrganizationID resets all changes to the "organization_id" field.
+func (m *SlugReservationMutation) ResetOrganizationID() {
+	m.organization_id = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *SlugReservationMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *SlugReservationMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the SlugReservation entity.
+// If the SlugReservation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SlugReservationMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *SlugReservationMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// Where appends a list predicates to the SlugReservationMutation builder.
+func (m *SlugReservationMutation) Where(ps ...predicate.SlugReservation) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SlugReservationMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SlugReservationMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.SlugReservation, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SlugReservationMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SlugReservationMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (SlugReservation).
+func (m *SlugReservationMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SlugReservationMutation) Fields() []string {
+	fields := make([]string, 0, 3)
+	if m.slug != nil {
+		fields = append(fields, slugreservation.FieldSlug)
+	}
+	if m.organization_id != nil {
+		fields = append(fields, slugreservation.FieldOrganizationID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, slugreservation.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SlugReservationMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case slugreservation.FieldSlug:
+		return m.Slug()
+	case slugreservation.FieldOrganizationID:
+		return m.OrganizationID()
+	case slugreservation.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SlugReservationMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case slugreservation.FieldSlug:
+		return m.OldSlug(ctx)
+	case slugreservation.FieldOrganizationID:
+		return m.OldOrganizationID(ctx)
+	case slugreservation.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown SlugReservation field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SlugReservationMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case slugreservation.FieldSlug:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSlug(v)
+		return nil
+	case slugreservation.FieldOrganizationID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrganizationID(v)
+		return nil
+	case slugreservation.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SlugReservation field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SlugReservationMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SlugReservationMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SlugReservationMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown SlugReservation numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SlugReservationMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SlugReservationMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SlugReservationMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown SlugReservation nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SlugReservationMutation) ResetField(name string) error {
+	switch name {
+	case slugreservation.FieldSlug:
+		m.ResetSlug()
+		return nil
+	case slugreservation.FieldOrganizationID:
+		m.ResetOrganizationID()
+		return nil
+	case slugreservation.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown SlugReservation field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SlugReservationMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SlugReservationMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SlugReservationMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SlugReservationMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SlugReservationMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SlugReservationMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SlugReservationMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown SlugReservation unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SlugReservationMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown SlugReservation edge %s", name)
 }

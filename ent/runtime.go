@@ -9,14 +9,17 @@ import (
 	"github.com/orgraph/orgraph/ent/account"
 	"github.com/orgraph/orgraph/ent/apikey"
 	"github.com/orgraph/orgraph/ent/application"
+	"github.com/orgraph/orgraph/ent/applicationkey"
 	"github.com/orgraph/orgraph/ent/auditevent"
 	"github.com/orgraph/orgraph/ent/group"
 	"github.com/orgraph/orgraph/ent/groupmembership"
 	"github.com/orgraph/orgraph/ent/grouppool"
 	"github.com/orgraph/orgraph/ent/handle"
+	"github.com/orgraph/orgraph/ent/handleuse"
 	"github.com/orgraph/orgraph/ent/invitation"
 	"github.com/orgraph/orgraph/ent/membership"
 	"github.com/orgraph/orgraph/ent/organization"
+	"github.com/orgraph/orgraph/ent/orgdomain"
 	"github.com/orgraph/orgraph/ent/person"
 	"github.com/orgraph/orgraph/ent/personpool"
 	"github.com/orgraph/orgraph/ent/registration"
@@ -24,6 +27,7 @@ import (
 	"github.com/orgraph/orgraph/ent/schema/types"
 	"github.com/orgraph/orgraph/ent/sector"
 	"github.com/orgraph/orgraph/ent/serverkey"
+	"github.com/orgraph/orgraph/ent/slugreservation"
 )
 
 // The init function reads all schema descriptors with runtime code
@@ -127,6 +131,19 @@ func init() {
 	applicationDescID := applicationMixinFields0[0].Descriptor()
 	// application.DefaultID holds the default value on creation for the id field.
 	application.DefaultID = applicationDescID.Default.(func() uuid.UUID)
+	applicationkeyMixin := schema.ApplicationKey{}.Mixin()
+	applicationkeyMixinFields0 := applicationkeyMixin[0].Fields()
+	_ = applicationkeyMixinFields0
+	applicationkeyFields := schema.ApplicationKey{}.Fields()
+	_ = applicationkeyFields
+	// applicationkeyDescCreatedAt is the schema descriptor for created_at field.
+	applicationkeyDescCreatedAt := applicationkeyMixinFields0[1].Descriptor()
+	// applicationkey.DefaultCreatedAt holds the default value on creation for the created_at field.
+	applicationkey.DefaultCreatedAt = applicationkeyDescCreatedAt.Default.(func() time.Time)
+	// applicationkeyDescID is the schema descriptor for id field.
+	applicationkeyDescID := applicationkeyMixinFields0[0].Descriptor()
+	// applicationkey.DefaultID holds the default value on creation for the id field.
+	applicationkey.DefaultID = applicationkeyDescID.Default.(func() uuid.UUID)
 	auditeventMixin := schema.AuditEvent{}.Mixin()
 	auditeventMixinFields0 := auditeventMixin[0].Fields()
 	_ = auditeventMixinFields0
@@ -210,14 +227,23 @@ func init() {
 	handleDescCreatedAt := handleMixinFields0[1].Descriptor()
 	// handle.DefaultCreatedAt holds the default value on creation for the created_at field.
 	handle.DefaultCreatedAt = handleDescCreatedAt.Default.(func() time.Time)
-	// handleDescVisibleTo is the schema descriptor for visible_to field.
-	handleDescVisibleTo := handleFields[4].Descriptor()
-	// handle.DefaultVisibleTo holds the default value on creation for the visible_to field.
-	handle.DefaultVisibleTo = handleDescVisibleTo.Default.([]uuid.UUID)
 	// handleDescID is the schema descriptor for id field.
 	handleDescID := handleMixinFields0[0].Descriptor()
 	// handle.DefaultID holds the default value on creation for the id field.
 	handle.DefaultID = handleDescID.Default.(func() uuid.UUID)
+	handleuseMixin := schema.HandleUse{}.Mixin()
+	handleuseMixinFields0 := handleuseMixin[0].Fields()
+	_ = handleuseMixinFields0
+	handleuseFields := schema.HandleUse{}.Fields()
+	_ = handleuseFields
+	// handleuseDescCreatedAt is the schema descriptor for created_at field.
+	handleuseDescCreatedAt := handleuseMixinFields0[1].Descriptor()
+	// handleuse.DefaultCreatedAt holds the default value on creation for the created_at field.
+	handleuse.DefaultCreatedAt = handleuseDescCreatedAt.Default.(func() time.Time)
+	// handleuseDescID is the schema descriptor for id field.
+	handleuseDescID := handleuseMixinFields0[0].Descriptor()
+	// handleuse.DefaultID holds the default value on creation for the id field.
+	handleuse.DefaultID = handleuseDescID.Default.(func() uuid.UUID)
 	invitationMixin := schema.Invitation{}.Mixin()
 	invitationMixinFields0 := invitationMixin[0].Fields()
 	_ = invitationMixinFields0
@@ -244,6 +270,12 @@ func init() {
 	membershipDescID := membershipMixinFields0[0].Descriptor()
 	// membership.DefaultID holds the default value on creation for the id field.
 	membership.DefaultID = membershipDescID.Default.(func() uuid.UUID)
+	orgdomainFields := schema.OrgDomain{}.Fields()
+	_ = orgdomainFields
+	// orgdomainDescCreatedAt is the schema descriptor for created_at field.
+	orgdomainDescCreatedAt := orgdomainFields[2].Descriptor()
+	// orgdomain.DefaultCreatedAt holds the default value on creation for the created_at field.
+	orgdomain.DefaultCreatedAt = orgdomainDescCreatedAt.Default.(func() time.Time)
 	organizationMixin := schema.Organization{}.Mixin()
 	organizationMixinFields0 := organizationMixin[0].Fields()
 	_ = organizationMixinFields0
@@ -378,4 +410,10 @@ func init() {
 	serverkeyDescCreatedAt := serverkeyFields[2].Descriptor()
 	// serverkey.DefaultCreatedAt holds the default value on creation for the created_at field.
 	serverkey.DefaultCreatedAt = serverkeyDescCreatedAt.Default.(func() time.Time)
+	slugreservationFields := schema.SlugReservation{}.Fields()
+	_ = slugreservationFields
+	// slugreservationDescCreatedAt is the schema descriptor for created_at field.
+	slugreservationDescCreatedAt := slugreservationFields[2].Descriptor()
+	// slugreservation.DefaultCreatedAt holds the default value on creation for the created_at field.
+	slugreservation.DefaultCreatedAt = slugreservationDescCreatedAt.Default.(func() time.Time)
 }

@@ -12,6 +12,9 @@ func (_q *AccountQuery) SelectedFields() []string { return _q.ctx.Fields }
 func (_q *ApplicationQuery) SelectedFields() []string { return _q.ctx.Fields }
 
 // SelectedFields returns the columns the query selects; empty means all of them.
+func (_q *ApplicationKeyQuery) SelectedFields() []string { return _q.ctx.Fields }
+
+// SelectedFields returns the columns the query selects; empty means all of them.
 func (_q *AuditEventQuery) SelectedFields() []string { return _q.ctx.Fields }
 
 // SelectedFields returns the columns the query selects; empty means all of them.
@@ -27,6 +30,9 @@ func (_q *GroupPoolQuery) SelectedFields() []string { return _q.ctx.Fields }
 func (_q *HandleQuery) SelectedFields() []string { return _q.ctx.Fields }
 
 // SelectedFields returns the columns the query selects; empty means all of them.
+func (_q *HandleUseQuery) SelectedFields() []string { return _q.ctx.Fields }
+
+// SelectedFields returns the columns the query selects; empty means all of them.
 func (_q *InvitationQuery) SelectedFields() []string { return _q.ctx.Fields }
 
 // SelectedFields returns the columns the query selects; empty means all of them.
@@ -34,6 +40,9 @@ func (_q *MembershipQuery) SelectedFields() []string { return _q.ctx.Fields }
 
 // SelectedFields returns the columns the query selects; empty means all of them.
 func (_q *OrgClosureQuery) SelectedFields() []string { return _q.ctx.Fields }
+
+// SelectedFields returns the columns the query selects; empty means all of them.
+func (_q *OrgDomainQuery) SelectedFields() []string { return _q.ctx.Fields }
 
 // SelectedFields returns the columns the query selects; empty means all of them.
 func (_q *OrganizationQuery) SelectedFields() []string { return _q.ctx.Fields }
@@ -52,3 +61,6 @@ func (_q *SectorQuery) SelectedFields() []string { return _q.ctx.Fields }
 
 // SelectedFields returns the columns the query selects; empty means all of them.
 func (_q *ServerKeyQuery) SelectedFields() []string { return _q.ctx.Fields }
+
+// SelectedFields returns the columns the query selects; empty means all of them.
+func (_q *SlugReservationQuery) SelectedFields() []string { return _q.ctx.Fields }

@@ -20,6 +20,8 @@ type Tx struct {
 	Account *AccountClient
 	// Application is the client for interacting with the Application builders.
 	Application *ApplicationClient
+	// ApplicationKey is the client for interacting with the ApplicationKey builders.
+	ApplicationKey *ApplicationKeyClient
 	// AuditEvent is the client for interacting with the AuditEvent builders.
 	AuditEvent *AuditEventClient
 	// Group is the client for interacting with the Group builders.
@@ -30,12 +32,16 @@ type Tx struct {
 	GroupPool *GroupPoolClient
 	// Handle is the client for interacting with the Handle builders.
 	Handle *HandleClient
+	// HandleUse is the client for interacting with the HandleUse builders.
+	HandleUse *HandleUseClient
 	// Invitation is the client for interacting with the Invitation builders.
 	Invitation *InvitationClient
 	// Membership is the client for interacting with the Membership builders.
 	Membership *MembershipClient
 	// OrgClosure is the client for interacting with the OrgClosure builders.
 	OrgClosure *OrgClosureClient
+	// OrgDomain is the client for interacting with the OrgDomain builders.
+	OrgDomain *OrgDomainClient
 	// Organization is the client for interacting with the Organization builders.
 	Organization *OrganizationClient
 	// Person is the client for interacting with the Person builders.
@@ -48,6 +54,8 @@ type Tx struct {
 	Sector *SectorClient
 	// ServerKey is the client for interacting with the ServerKey builders.
 	ServerKey *ServerKeyClient
+	// SlugReservation is the client for interacting with the SlugReservation builders.
+	SlugReservation *SlugReservationClient
 
 	// lazily loaded.
 	client     *Client
@@ -182,20 +190,24 @@ func (tx *Tx) init() {
 	tx.APIKey = NewAPIKeyClient(tx.config)
 	tx.Account = NewAccountClient(tx.config)
 	tx.Application = NewApplicationClient(tx.config)
+	tx.ApplicationKey = NewApplicationKeyClient(tx.config)
 	tx.AuditEvent = NewAuditEventClient(tx.config)
 	tx.Group = NewGroupClient(tx.config)
 	tx.GroupMembership = NewGroupMembershipClient(tx.config)
 	tx.GroupPool = NewGroupPoolClient(tx.config)
 	tx.Handle = NewHandleClient(tx.config)
+	tx.HandleUse = NewHandleUseClient(tx.config)
 	tx.Invitation = NewInvitationClient(tx.config)
 	tx.Membership = NewMembershipClient(tx.config)
 	tx.OrgClosure = NewOrgClosureClient(tx.config)
+	tx.OrgDomain = NewOrgDomainClient(tx.config)
 	tx.Organization = NewOrganizationClient(tx.config)
 	tx.Person = NewPersonClient(tx.config)
 	tx.PersonPool = NewPersonPoolClient(tx.config)
 	tx.Registration = NewRegistrationClient(tx.config)
 	tx.Sector = NewSectorClient(tx.config)
 	tx.ServerKey = NewServerKeyClient(tx.config)
+	tx.SlugReservation = NewSlugReservationClient(tx.config)
 }
 
 // txDriver wraps the given dialect.Tx with a nop dialect.Driver implementation.

@@ -14,6 +14,11 @@ import (
 	"github.com/orgraph/orgraph/graph/generated"
 )
 
+// AuditEvents is the resolver for the auditEvents field.
+func (r *organizationResolver) AuditEvents(ctx context.Context, obj *ent.Organization, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []*ent.AuditEventOrder, where *ent.AuditEventWhereInput) (*ent.AuditEventConnection, error) {
+	return r.auditEvents(ctx, obj, after, first, before, last, orderBy, where)
+}
+
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id uuid.UUID) (ent.Noder, error) {
 	return r.node(ctx, id)
@@ -29,6 +34,12 @@ func (r *queryResolver) Organizations(ctx context.Context, after *entgql.Cursor[
 	return r.Client.Organization.Query().Paginate(ctx, after, first, before, last, ent.WithOrganizationOrder(orderBy), ent.WithOrganizationFilter(where.Filter))
 }
 
+// Account returns generated.AccountResolver implementation.
+func (r *Resolver) Account() generated.AccountResolver { return &accountResolver{r} }
+
+// Invitation returns generated.InvitationResolver implementation.
+func (r *Resolver) Invitation() generated.InvitationResolver { return &invitationResolver{r} }
+
 // Organization returns generated.OrganizationResolver implementation.
 func (r *Resolver) Organization() generated.OrganizationResolver { return &organizationResolver{r} }
 
@@ -36,6 +47,8 @@ func (r *Resolver) Organization() generated.OrganizationResolver { return &organ
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
 type (
+	accountResolver      struct{ *Resolver }
+	invitationResolver   struct{ *Resolver }
 	organizationResolver struct{ *Resolver }
 	queryResolver        struct{ *Resolver }
 )

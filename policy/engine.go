@@ -27,7 +27,10 @@ type version struct {
 	decision rego.PreparedEvalQuery
 	scope    rego.PreparedEvalQuery
 	actions  []string
-	cache    *decisionCache
+	// roles and capabilities are the names the data defines; writes validate against them.
+	roles        []string
+	capabilities []string
+	cache        *decisionCache
 }
 
 // Engine answers authorization questions with the active policy version. It
@@ -122,6 +125,12 @@ func (e *Engine) Version() string { return e.active.Load().id }
 // Actions lists, sorted, every permission named in the active data's roles,
 // capabilities and platform actions.
 func (e *Engine) Actions() []string { return slices.Clone(e.active.Load().actions) }
+
+// Roles returns the role names of the active policy data.
+func (e *Engine) Roles() []string { return slices.Clone(e.active.Load().roles) }
+
+// Capabilities returns the capability names of the active policy data.
+func (e *Engine) Capabilities() []string { return slices.Clone(e.active.Load().capabilities) }
 
 // Decide answers one authorization question. It fails closed: on any
 // evaluation error it returns Decision{Allowed: false} and the error.

@@ -347,7 +347,16 @@ func build(ctx context.Context, src *source) (*version, error) {
 		return nil, fmt.Errorf("policy: prepare %s: %w", listScopeRef, err)
 	}
 	v.actions = actionsOf(p.data)
+	v.roles = keysOf(p.data, "roles")
+	v.capabilities = keysOf(p.data, "capabilities")
 	return v, nil
+}
+
+// keysOf lists the names of data.orgraph[key] (roles, capabilities).
+func keysOf(data map[string]any, key string) []string {
+	orgraph, _ := data["orgraph"].(map[string]any)
+	m, _ := orgraph[key].(map[string]any)
+	return slices.Sorted(maps.Keys(m))
 }
 
 // actionsOf lists every permission named in data.orgraph roles,

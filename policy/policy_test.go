@@ -263,7 +263,7 @@ func TestActions(t *testing.T) {
 	e := openEmbedded(t)
 	want := strings.Fields(`organization.read organization.update organization.change_slug organization.create_suborg
 		organization.retire organization.reenable organization.delete organization.set_limits
-		members.read members.invite members.change_role members.remove invitations.read
+		members.read members.invite members.change_role members.remove members.leave invitations.read
 		invitations.revoke application.read application.create application.update
 		application.retire application.reenable application.rotate_key sector.read sector.create
 		sector.retire sector.reenable person.read person.create person.update group.read

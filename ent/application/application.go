@@ -42,6 +42,8 @@ const (
 	EdgeOrganization = "organization"
 	// EdgeSector holds the string denoting the sector edge name in mutations.
 	EdgeSector = "sector"
+	// EdgeKeys holds the string denoting the keys edge name in mutations.
+	EdgeKeys = "keys"
 	// Table holds the table name of the application in the database.
 	Table = "applications"
 	// OrganizationTable is the table that holds the organization relation/edge.
@@ -58,6 +60,13 @@ const (
 	SectorInverseTable = "sectors"
 	// SectorColumn is the table column denoting the sector relation/edge.
 	SectorColumn = "sector_id"
+	// KeysTable is the table that holds the keys relation/edge.
+	KeysTable = "application_keys"
+	// KeysInverseTable is the table name for the ApplicationKey entity.
+	// It exists in this package in order to avoid circular dependency with the "applicationkey" package.
+	KeysInverseTable = "application_keys"
+	// KeysColumn is the table column denoting the keys relation/edge.
+	KeysColumn = "application_id"
 )
 
 // Columns holds all SQL columns for application fields.
@@ -215,6 +224,20 @@ func BySectorField(field string, opts ...sql.OrderTermOption) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newSectorStep(), sql.OrderByField(field, opts...))
 	}
 }
+
+// ByKeysCount orders the results by keys count.
+func ByKeysCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newKeysStep(), opts...)
+	}
+}
+
+// ByKeys orders the results by keys terms.
+func ByKeys(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newKeysStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newOrganizationStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -227,6 +250,13 @@ func newSectorStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(SectorInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2O, true, SectorTable, SectorColumn),
+	)
+}
+func newKeysStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(KeysInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, KeysTable, KeysColumn),
 	)
 }
 

@@ -422,6 +422,29 @@ func HasSectorWith(preds ...predicate.Sector) predicate.Application {
 	})
 }
 
+// HasKeys applies the HasEdge predicate on the "keys" edge.
+func HasKeys() predicate.Application {
+	return predicate.Application(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, KeysTable, KeysColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasKeysWith applies the HasEdge predicate on the "keys" edge with a given conditions (other predicates).
+func HasKeysWith(preds ...predicate.ApplicationKey) predicate.Application {
+	return predicate.Application(func(s *sql.Selector) {
+		step := newKeysStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.Application) predicate.Application {
 	return predicate.Application(sql.AndPredicates(predicates...))

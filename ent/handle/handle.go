@@ -28,10 +28,10 @@ const (
 	FieldType = "type"
 	// FieldValue holds the string denoting the value field in the database.
 	FieldValue = "value"
-	// FieldVisibleTo holds the string denoting the visible_to field in the database.
-	FieldVisibleTo = "visible_to"
 	// EdgePerson holds the string denoting the person edge name in mutations.
 	EdgePerson = "person"
+	// EdgeUses holds the string denoting the uses edge name in mutations.
+	EdgeUses = "uses"
 	// Table holds the table name of the handle in the database.
 	Table = "handles"
 	// PersonTable is the table that holds the person relation/edge.
@@ -41,6 +41,13 @@ const (
 	PersonInverseTable = "persons"
 	// PersonColumn is the table column denoting the person relation/edge.
 	PersonColumn = "person_id"
+	// UsesTable is the table that holds the uses relation/edge.
+	UsesTable = "handle_uses"
+	// UsesInverseTable is the table name for the HandleUse entity.
+	// It exists in this package in order to avoid circular dependency with the "handleuse" package.
+	UsesInverseTable = "handle_uses"
+	// UsesColumn is the table column denoting the uses relation/edge.
+	UsesColumn = "handle_id"
 )
 
 // Columns holds all SQL columns for handle fields.
@@ -51,7 +58,6 @@ var Columns = []string{
 	FieldPersonID,
 	FieldType,
 	FieldValue,
-	FieldVisibleTo,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -67,8 +73,6 @@ func ValidColumn(column string) bool {
 var (
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
-	// DefaultVisibleTo holds the default value on creation for the "visible_to" field.
-	DefaultVisibleTo []uuid.UUID
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() uuid.UUID
 )
@@ -136,11 +140,32 @@ func ByPersonField(field string, opts ...sql.OrderTermOption) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newPersonStep(), sql.OrderByField(field, opts...))
 	}
 }
+
+// ByUsesCount orders the results by uses count.
+func ByUsesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newUsesStep(), opts...)
+	}
+}
+
+// ByUses orders the results by uses terms.
+func ByUses(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newUsesStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newPersonStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(PersonInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2O, true, PersonTable, PersonColumn),
+	)
+}
+func newUsesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(UsesInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, UsesTable, UsesColumn),
 	)
 }
 

@@ -284,6 +284,29 @@ func HasPersonWith(preds ...predicate.Person) predicate.Handle {
 	})
 }
 
+// HasUses applies the HasEdge predicate on the "uses" edge.
+func HasUses() predicate.Handle {
+	return predicate.Handle(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, UsesTable, UsesColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasUsesWith applies the HasEdge predicate on the "uses" edge with a given conditions (other predicates).
+func HasUsesWith(preds ...predicate.HandleUse) predicate.Handle {
+	return predicate.Handle(func(s *sql.Selector) {
+		step := newUsesStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.Handle) predicate.Handle {
 	return predicate.Handle(sql.AndPredicates(predicates...))

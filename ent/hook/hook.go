@@ -45,6 +45,18 @@ func (f ApplicationFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value,
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ApplicationMutation", m)
 }
 
+// The ApplicationKeyFunc type is an adapter to allow the use of ordinary
+// function as ApplicationKey mutator.
+type ApplicationKeyFunc func(context.Context, *ent.ApplicationKeyMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ApplicationKeyFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ApplicationKeyMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ApplicationKeyMutation", m)
+}
+
 // The AuditEventFunc type is an adapter to allow the use of ordinary
 // function as AuditEvent mutator.
 type AuditEventFunc func(context.Context, *ent.AuditEventMutation) (ent.Value, error)
@@ -105,6 +117,18 @@ func (f HandleFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, erro
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.HandleMutation", m)
 }
 
+// The HandleUseFunc type is an adapter to allow the use of ordinary
+// function as HandleUse mutator.
+type HandleUseFunc func(context.Context, *ent.HandleUseMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f HandleUseFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.HandleUseMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.HandleUseMutation", m)
+}
+
 // The InvitationFunc type is an adapter to allow the use of ordinary
 // function as Invitation mutator.
 type InvitationFunc func(context.Context, *ent.InvitationMutation) (ent.Value, error)
@@ -139,6 +163,18 @@ func (f OrgClosureFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, 
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.OrgClosureMutation", m)
+}
+
+// The OrgDomainFunc type is an adapter to allow the use of ordinary
+// function as OrgDomain mutator.
+type OrgDomainFunc func(context.Context, *ent.OrgDomainMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f OrgDomainFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.OrgDomainMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.OrgDomainMutation", m)
 }
 
 // The OrganizationFunc type is an adapter to allow the use of ordinary
@@ -211,6 +247,18 @@ func (f ServerKeyFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, e
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ServerKeyMutation", m)
+}
+
+// The SlugReservationFunc type is an adapter to allow the use of ordinary
+// function as SlugReservation mutator.
+type SlugReservationFunc func(context.Context, *ent.SlugReservationMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f SlugReservationFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.SlugReservationMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SlugReservationMutation", m)
 }
 
 // Condition is a hook condition function.

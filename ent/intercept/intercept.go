@@ -11,21 +11,25 @@ import (
 	"github.com/orgraph/orgraph/ent/account"
 	"github.com/orgraph/orgraph/ent/apikey"
 	"github.com/orgraph/orgraph/ent/application"
+	"github.com/orgraph/orgraph/ent/applicationkey"
 	"github.com/orgraph/orgraph/ent/auditevent"
 	"github.com/orgraph/orgraph/ent/group"
 	"github.com/orgraph/orgraph/ent/groupmembership"
 	"github.com/orgraph/orgraph/ent/grouppool"
 	"github.com/orgraph/orgraph/ent/handle"
+	"github.com/orgraph/orgraph/ent/handleuse"
 	"github.com/orgraph/orgraph/ent/invitation"
 	"github.com/orgraph/orgraph/ent/membership"
 	"github.com/orgraph/orgraph/ent/organization"
 	"github.com/orgraph/orgraph/ent/orgclosure"
+	"github.com/orgraph/orgraph/ent/orgdomain"
 	"github.com/orgraph/orgraph/ent/person"
 	"github.com/orgraph/orgraph/ent/personpool"
 	"github.com/orgraph/orgraph/ent/predicate"
 	"github.com/orgraph/orgraph/ent/registration"
 	"github.com/orgraph/orgraph/ent/sector"
 	"github.com/orgraph/orgraph/ent/serverkey"
+	"github.com/orgraph/orgraph/ent/slugreservation"
 )
 
 // The Query interface represents an operation that queries a graph.
@@ -165,6 +169,33 @@ func (f TraverseApplication) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.ApplicationQuery", q)
 }
 
+// The ApplicationKeyFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ApplicationKeyFunc func(context.Context, *ent.ApplicationKeyQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ApplicationKeyFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ApplicationKeyQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ApplicationKeyQuery", q)
+}
+
+// The TraverseApplicationKey type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseApplicationKey func(context.Context, *ent.ApplicationKeyQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseApplicationKey) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseApplicationKey) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ApplicationKeyQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ApplicationKeyQuery", q)
+}
+
 // The AuditEventFunc type is an adapter to allow the use of ordinary function as a Querier.
 type AuditEventFunc func(context.Context, *ent.AuditEventQuery) (ent.Value, error)
 
@@ -300,6 +331,33 @@ func (f TraverseHandle) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.HandleQuery", q)
 }
 
+// The HandleUseFunc type is an adapter to allow the use of ordinary function as a Querier.
+type HandleUseFunc func(context.Context, *ent.HandleUseQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f HandleUseFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.HandleUseQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.HandleUseQuery", q)
+}
+
+// The TraverseHandleUse type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseHandleUse func(context.Context, *ent.HandleUseQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseHandleUse) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseHandleUse) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.HandleUseQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.HandleUseQuery", q)
+}
+
 // The InvitationFunc type is an adapter to allow the use of ordinary function as a Querier.
 type InvitationFunc func(context.Context, *ent.InvitationQuery) (ent.Value, error)
 
@@ -379,6 +437,33 @@ func (f TraverseOrgClosure) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.OrgClosureQuery", q)
+}
+
+// The OrgDomainFunc type is an adapter to allow the use of ordinary function as a Querier.
+type OrgDomainFunc func(context.Context, *ent.OrgDomainQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f OrgDomainFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.OrgDomainQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.OrgDomainQuery", q)
+}
+
+// The TraverseOrgDomain type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseOrgDomain func(context.Context, *ent.OrgDomainQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseOrgDomain) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseOrgDomain) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.OrgDomainQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.OrgDomainQuery", q)
 }
 
 // The OrganizationFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -543,6 +628,33 @@ func (f TraverseServerKey) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.ServerKeyQuery", q)
 }
 
+// The SlugReservationFunc type is an adapter to allow the use of ordinary function as a Querier.
+type SlugReservationFunc func(context.Context, *ent.SlugReservationQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f SlugReservationFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.SlugReservationQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.SlugReservationQuery", q)
+}
+
+// The TraverseSlugReservation type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseSlugReservation func(context.Context, *ent.SlugReservationQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseSlugReservation) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseSlugReservation) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SlugReservationQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.SlugReservationQuery", q)
+}
+
 // NewQuery returns the generic Query interface for the given typed query.
 func NewQuery(q ent.Query) (Query, error) {
 	switch q := q.(type) {
@@ -552,6 +664,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.AccountQuery, predicate.Account, account.OrderOption]{typ: ent.TypeAccount, tq: q}, nil
 	case *ent.ApplicationQuery:
 		return &query[*ent.ApplicationQuery, predicate.Application, application.OrderOption]{typ: ent.TypeApplication, tq: q}, nil
+	case *ent.ApplicationKeyQuery:
+		return &query[*ent.ApplicationKeyQuery, predicate.ApplicationKey, applicationkey.OrderOption]{typ: ent.TypeApplicationKey, tq: q}, nil
 	case *ent.AuditEventQuery:
 		return &query[*ent.AuditEventQuery, predicate.AuditEvent, auditevent.OrderOption]{typ: ent.TypeAuditEvent, tq: q}, nil
 	case *ent.GroupQuery:
@@ -562,12 +676,16 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.GroupPoolQuery, predicate.GroupPool, grouppool.OrderOption]{typ: ent.TypeGroupPool, tq: q}, nil
 	case *ent.HandleQuery:
 		return &query[*ent.HandleQuery, predicate.Handle, handle.OrderOption]{typ: ent.TypeHandle, tq: q}, nil
+	case *ent.HandleUseQuery:
+		return &query[*ent.HandleUseQuery, predicate.HandleUse, handleuse.OrderOption]{typ: ent.TypeHandleUse, tq: q}, nil
 	case *ent.InvitationQuery:
 		return &query[*ent.InvitationQuery, predicate.Invitation, invitation.OrderOption]{typ: ent.TypeInvitation, tq: q}, nil
 	case *ent.MembershipQuery:
 		return &query[*ent.MembershipQuery, predicate.Membership, membership.OrderOption]{typ: ent.TypeMembership, tq: q}, nil
 	case *ent.OrgClosureQuery:
 		return &query[*ent.OrgClosureQuery, predicate.OrgClosure, orgclosure.OrderOption]{typ: ent.TypeOrgClosure, tq: q}, nil
+	case *ent.OrgDomainQuery:
+		return &query[*ent.OrgDomainQuery, predicate.OrgDomain, orgdomain.OrderOption]{typ: ent.TypeOrgDomain, tq: q}, nil
 	case *ent.OrganizationQuery:
 		return &query[*ent.OrganizationQuery, predicate.Organization, organization.OrderOption]{typ: ent.TypeOrganization, tq: q}, nil
 	case *ent.PersonQuery:
@@ -580,6 +698,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.SectorQuery, predicate.Sector, sector.OrderOption]{typ: ent.TypeSector, tq: q}, nil
 	case *ent.ServerKeyQuery:
 		return &query[*ent.ServerKeyQuery, predicate.ServerKey, serverkey.OrderOption]{typ: ent.TypeServerKey, tq: q}, nil
+	case *ent.SlugReservationQuery:
+		return &query[*ent.SlugReservationQuery, predicate.SlugReservation, slugreservation.OrderOption]{typ: ent.TypeSlugReservation, tq: q}, nil
 	default:
 		return nil, fmt.Errorf("unknown query type %T", q)
 	}

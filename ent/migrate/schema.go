@@ -91,6 +91,41 @@ var (
 			},
 		},
 	}
+	// ApplicationKeysColumns holds the columns for the "application_keys" table.
+	ApplicationKeysColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"SIGNING", "CLIENT_AUTH"}},
+		{Name: "kid", Type: field.TypeString, Unique: true},
+		{Name: "public_key", Type: field.TypeBytes, Nullable: true},
+		{Name: "private_key", Type: field.TypeBytes, Nullable: true},
+		{Name: "data_key_id", Type: field.TypeString, Nullable: true},
+		{Name: "secret_hash", Type: field.TypeBytes, Nullable: true},
+		{Name: "superseded_at", Type: field.TypeTime, Nullable: true},
+		{Name: "expires_at", Type: field.TypeTime, Nullable: true},
+		{Name: "application_id", Type: field.TypeUUID},
+	}
+	// ApplicationKeysTable holds the schema information for the "application_keys" table.
+	ApplicationKeysTable = &schema.Table{
+		Name:       "application_keys",
+		Columns:    ApplicationKeysColumns,
+		PrimaryKey: []*schema.Column{ApplicationKeysColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "application_keys_applications_keys",
+				Columns:    []*schema.Column{ApplicationKeysColumns[10]},
+				RefColumns: []*schema.Column{ApplicationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "applicationkey_application_id_kind",
+				Unique:  false,
+				Columns: []*schema.Column{ApplicationKeysColumns[10], ApplicationKeysColumns[2]},
+			},
+		},
+	}
 	// AuditEventsColumns holds the columns for the "audit_events" table.
 	AuditEventsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -192,6 +227,11 @@ var (
 				Unique:  true,
 				Columns: []*schema.Column{GroupMembershipsColumns[2], GroupMembershipsColumns[4], GroupMembershipsColumns[3]},
 			},
+			{
+				Name:    "groupmembership_organization_id_person_id",
+				Unique:  false,
+				Columns: []*schema.Column{GroupMembershipsColumns[3], GroupMembershipsColumns[4]},
+			},
 		},
 	}
 	// GroupPoolsColumns holds the columns for the "group_pools" table.
@@ -212,7 +252,6 @@ var (
 		{Name: "pool_id", Type: field.TypeUUID},
 		{Name: "type", Type: field.TypeEnum, Enums: []string{"EMAIL_ADDRESS", "PHONE_NUMBER", "USERNAME"}},
 		{Name: "value", Type: field.TypeString},
-		{Name: "visible_to", Type: field.TypeJSON},
 		{Name: "person_id", Type: field.TypeUUID},
 	}
 	// HandlesTable holds the schema information for the "handles" table.
@@ -223,7 +262,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "handles_persons_handles",
-				Columns:    []*schema.Column{HandlesColumns[6]},
+				Columns:    []*schema.Column{HandlesColumns[5]},
 				RefColumns: []*schema.Column{PersonsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -233,6 +272,50 @@ var (
 				Name:    "handle_pool_id_type_value",
 				Unique:  true,
 				Columns: []*schema.Column{HandlesColumns[2], HandlesColumns[3], HandlesColumns[4]},
+			},
+			{
+				Name:    "handle_person_id",
+				Unique:  false,
+				Columns: []*schema.Column{HandlesColumns[5]},
+			},
+		},
+	}
+	// HandleUsesColumns holds the columns for the "handle_uses" table.
+	HandleUsesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "handle_id", Type: field.TypeUUID},
+		{Name: "organization_id", Type: field.TypeUUID},
+	}
+	// HandleUsesTable holds the schema information for the "handle_uses" table.
+	HandleUsesTable = &schema.Table{
+		Name:       "handle_uses",
+		Columns:    HandleUsesColumns,
+		PrimaryKey: []*schema.Column{HandleUsesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "handle_uses_handles_uses",
+				Columns:    []*schema.Column{HandleUsesColumns[2]},
+				RefColumns: []*schema.Column{HandlesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "handle_uses_organizations_organization",
+				Columns:    []*schema.Column{HandleUsesColumns[3]},
+				RefColumns: []*schema.Column{OrganizationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "handleuse_handle_id_organization_id",
+				Unique:  true,
+				Columns: []*schema.Column{HandleUsesColumns[2], HandleUsesColumns[3]},
+			},
+			{
+				Name:    "handleuse_organization_id",
+				Unique:  false,
+				Columns: []*schema.Column{HandleUsesColumns[3]},
 			},
 		},
 	}
@@ -356,6 +439,26 @@ var (
 				Name:    "orgclosure_descendant_id_depth",
 				Unique:  false,
 				Columns: []*schema.Column{OrgClosuresColumns[3], OrgClosuresColumns[1]},
+			},
+		},
+	}
+	// OrgDomainsColumns holds the columns for the "org_domains" table.
+	OrgDomainsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "domain", Type: field.TypeString, Unique: true},
+		{Name: "organization_id", Type: field.TypeUUID},
+		{Name: "created_at", Type: field.TypeTime},
+	}
+	// OrgDomainsTable holds the schema information for the "org_domains" table.
+	OrgDomainsTable = &schema.Table{
+		Name:       "org_domains",
+		Columns:    OrgDomainsColumns,
+		PrimaryKey: []*schema.Column{OrgDomainsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "orgdomain_organization_id",
+				Unique:  false,
+				Columns: []*schema.Column{OrgDomainsColumns[2]},
 			},
 		},
 	}
@@ -515,25 +618,49 @@ var (
 		Columns:    ServerKeysColumns,
 		PrimaryKey: []*schema.Column{ServerKeysColumns[0]},
 	}
+	// SlugReservationsColumns holds the columns for the "slug_reservations" table.
+	SlugReservationsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "slug", Type: field.TypeString, Unique: true},
+		{Name: "organization_id", Type: field.TypeUUID},
+		{Name: "created_at", Type: field.TypeTime},
+	}
+	// SlugReservationsTable holds the schema information for the "slug_reservations" table.
+	SlugReservationsTable = &schema.Table{
+		Name:       "slug_reservations",
+		Columns:    SlugReservationsColumns,
+		PrimaryKey: []*schema.Column{SlugReservationsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "slugreservation_organization_id",
+				Unique:  false,
+				Columns: []*schema.Column{SlugReservationsColumns[2]},
+			},
+		},
+	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		APIKeysTable,
 		AccountsTable,
 		ApplicationsTable,
+		ApplicationKeysTable,
 		AuditEventsTable,
 		GroupsTable,
 		GroupMembershipsTable,
 		GroupPoolsTable,
 		HandlesTable,
+		HandleUsesTable,
 		InvitationsTable,
 		MembershipsTable,
 		OrgClosuresTable,
+		OrgDomainsTable,
 		OrganizationsTable,
 		PersonsTable,
 		PersonPoolsTable,
 		RegistrationsTable,
 		SectorsTable,
 		ServerKeysTable,
+		SlugReservationsTable,
 	}
 )
 
@@ -541,12 +668,15 @@ func init() {
 	APIKeysTable.ForeignKeys[0].RefTable = OrganizationsTable
 	ApplicationsTable.ForeignKeys[0].RefTable = OrganizationsTable
 	ApplicationsTable.ForeignKeys[1].RefTable = SectorsTable
+	ApplicationKeysTable.ForeignKeys[0].RefTable = ApplicationsTable
 	AuditEventsTable.ForeignKeys[0].RefTable = OrganizationsTable
 	GroupsTable.ForeignKeys[0].RefTable = GroupPoolsTable
 	GroupMembershipsTable.ForeignKeys[0].RefTable = GroupsTable
 	GroupMembershipsTable.ForeignKeys[1].RefTable = OrganizationsTable
 	GroupMembershipsTable.ForeignKeys[2].RefTable = PersonsTable
 	HandlesTable.ForeignKeys[0].RefTable = PersonsTable
+	HandleUsesTable.ForeignKeys[0].RefTable = HandlesTable
+	HandleUsesTable.ForeignKeys[1].RefTable = OrganizationsTable
 	InvitationsTable.ForeignKeys[0].RefTable = OrganizationsTable
 	MembershipsTable.ForeignKeys[0].RefTable = AccountsTable
 	MembershipsTable.ForeignKeys[1].RefTable = OrganizationsTable

@@ -15,6 +15,9 @@ type Account func(*sql.Selector)
 // Application is the predicate function for application builders.
 type Application func(*sql.Selector)
 
+// ApplicationKey is the predicate function for applicationkey builders.
+type ApplicationKey func(*sql.Selector)
+
 // AuditEvent is the predicate function for auditevent builders.
 type AuditEvent func(*sql.Selector)
 
@@ -30,6 +33,9 @@ type GroupPool func(*sql.Selector)
 // Handle is the predicate function for handle builders.
 type Handle func(*sql.Selector)
 
+// HandleUse is the predicate function for handleuse builders.
+type HandleUse func(*sql.Selector)
+
 // Invitation is the predicate function for invitation builders.
 type Invitation func(*sql.Selector)
 
@@ -38,6 +44,9 @@ type Membership func(*sql.Selector)
 
 // OrgClosure is the predicate function for orgclosure builders.
 type OrgClosure func(*sql.Selector)
+
+// OrgDomain is the predicate function for orgdomain builders.
+type OrgDomain func(*sql.Selector)
 
 // Organization is the predicate function for organization builders.
 type Organization func(*sql.Selector)
@@ -56,3 +65,6 @@ type Sector func(*sql.Selector)
 
 // ServerKey is the predicate function for serverkey builders.
 type ServerKey func(*sql.Selector)
+
+// SlugReservation is the predicate function for slugreservation builders.
+type SlugReservation func(*sql.Selector)

@@ -73,8 +73,6 @@ func (Handle) Fields() []ent.Field {
 		field.UUID("person_id", uuid.UUID{}).Immutable().Annotations(entgql.Skip()),
 		field.Enum("type").Values("EMAIL_ADDRESS", "PHONE_NUMBER", "USERNAME").Immutable(),
 		field.String("value").Immutable(),
-		// visible_to lists the orgs through which the handle was used or added.
-		field.JSON("visible_to", []uuid.UUID{}).Default([]uuid.UUID{}).Annotations(entgql.Skip()),
 	}
 }
 
@@ -83,13 +81,54 @@ func (Handle) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.From("person", Person.Type).Ref("handles").Field("person_id").
 			Unique().Required().Immutable(),
+		// uses are the orgs through which the handle was used or added: an org
+		// sees a handle only when it has a use of it.
+		edge.To("uses", HandleUse.Type).Annotations(entgql.Skip()),
 	}
 }
 
 // Indexes of Handle.
 func (Handle) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("pool_id", "type", "value").Unique()}
+	return []ent.Index{
+		index.Fields("pool_id", "type", "value").Unique(),
+		index.Fields("person_id"),
+	}
 }
+
+// HandleUse records that a handle was used or added through an org. A row per
+// (handle, org) rather than a JSON list on the handle keeps visibility a plain
+// indexed join on both back ends, and lets the read filter decide it in SQL.
+type HandleUse struct{ ent.Schema }
+
+// Mixin of HandleUse.
+func (HandleUse) Mixin() []ent.Mixin { return []ent.Mixin{BaseMixin{}} }
+
+// Fields of HandleUse.
+func (HandleUse) Fields() []ent.Field {
+	return []ent.Field{
+		field.UUID("handle_id", uuid.UUID{}).Immutable(),
+		field.UUID("organization_id", uuid.UUID{}).Immutable(),
+	}
+}
+
+// Edges of HandleUse.
+func (HandleUse) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("handle", Handle.Type).Ref("uses").Field("handle_id").Unique().Required().Immutable(),
+		edge.To("organization", Organization.Type).Field("organization_id").Unique().Required().Immutable(),
+	}
+}
+
+// Indexes of HandleUse.
+func (HandleUse) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("handle_id", "organization_id").Unique(),
+		index.Fields("organization_id"),
+	}
+}
+
+// Annotations of HandleUse.
+func (HandleUse) Annotations() []schema.Annotation { return []schema.Annotation{entgql.Skip()} }
 
 // GroupPool holds group names shared by the orgs that use it.
 type GroupPool struct{ ent.Schema }
@@ -167,7 +206,10 @@ func (GroupMembership) Edges() []ent.Edge {
 
 // Indexes of GroupMembership.
 func (GroupMembership) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("group_id", "person_id", "organization_id").Unique()}
+	return []ent.Index{
+		index.Fields("group_id", "person_id", "organization_id").Unique(),
+		index.Fields("organization_id", "person_id"),
+	}
 }
 
 // Annotations of GroupMembership.
@@ -232,8 +274,55 @@ func (Application) Edges() []ent.Edge {
 			Unique().Required().Immutable(),
 		edge.From("sector", Sector.Type).Ref("applications").Field("sector_id").
 			Unique().Required().Immutable(),
+		edge.To("keys", ApplicationKey.Type).Annotations(entgql.Skip()),
 	}
 }
+
+// ApplicationKey is a signing key pair or a client-authentication secret of an
+// application. Only public keys and hashes are readable; a private signing key
+// is stored encrypted (AES-256-GCM) under the server's data key.
+type ApplicationKey struct{ ent.Schema }
+
+// Mixin of ApplicationKey.
+func (ApplicationKey) Mixin() []ent.Mixin { return []ent.Mixin{BaseMixin{}} }
+
+// Fields of ApplicationKey.
+func (ApplicationKey) Fields() []ent.Field {
+	return []ent.Field{
+		field.UUID("application_id", uuid.UUID{}).Immutable(),
+		field.Enum("kind").Values("SIGNING", "CLIENT_AUTH").Immutable(),
+		// kid names the key (JWKS "kid"); unique so a verifier can pick it.
+		field.String("kid").Unique().Immutable(),
+		// public_key is the raw Ed25519 public key of a signing key.
+		field.Bytes("public_key").Optional().Immutable(),
+		// private_key is nonce || AES-GCM ciphertext of the Ed25519 seed.
+		field.Bytes("private_key").Optional().Sensitive().Immutable(),
+		// data_key_id fingerprints the data key that encrypted private_key.
+		field.String("data_key_id").Optional().Immutable(),
+		// secret_hash is the SHA-256 of a client secret.
+		field.Bytes("secret_hash").Optional().Sensitive().Immutable(),
+		// superseded_at is set when a newer key of the same kind replaces this one.
+		field.Time("superseded_at").Optional().Nillable(),
+		// expires_at ends the overlap of a superseded key; nil while current.
+		field.Time("expires_at").Optional().Nillable(),
+	}
+}
+
+// Edges of ApplicationKey.
+func (ApplicationKey) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("application", Application.Type).Ref("keys").Field("application_id").
+			Unique().Required().Immutable(),
+	}
+}
+
+// Indexes of ApplicationKey.
+func (ApplicationKey) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("application_id", "kind")}
+}
+
+// Annotations of ApplicationKey.
+func (ApplicationKey) Annotations() []schema.Annotation { return []schema.Annotation{entgql.Skip()} }
 
 // Annotations of Application.
 func (Application) Annotations() []schema.Annotation {

@@ -134,3 +134,48 @@ func (OrgClosure) Indexes() []ent.Index {
 func (OrgClosure) Annotations() []schema.Annotation {
 	return []schema.Annotation{entgql.Skip()}
 }
+
+// SlugReservation keeps every slug an org has had, so a slug is never reused
+// while the org that held it exists.
+type SlugReservation struct{ ent.Schema }
+
+// Fields of SlugReservation.
+func (SlugReservation) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("slug").Unique().Immutable(),
+		field.UUID("organization_id", uuid.UUID{}).Immutable(),
+		field.Time("created_at").Default(now).Immutable(),
+	}
+}
+
+// Indexes of SlugReservation.
+func (SlugReservation) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("organization_id")}
+}
+
+// Annotations of SlugReservation.
+func (SlugReservation) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip()}
+}
+
+// OrgDomain is an email domain adopted by an org; a domain is held by at most one live org.
+type OrgDomain struct{ ent.Schema }
+
+// Fields of OrgDomain.
+func (OrgDomain) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("domain").Unique().Immutable(),
+		field.UUID("organization_id", uuid.UUID{}).Immutable(),
+		field.Time("created_at").Default(now).Immutable(),
+	}
+}
+
+// Indexes of OrgDomain.
+func (OrgDomain) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("organization_id")}
+}
+
+// Annotations of OrgDomain.
+func (OrgDomain) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip()}
+}

@@ -38,6 +38,13 @@ type DecisionReason struct {
 	Message    string `json:"message"`
 }
 
+type OrgLimitsInput struct {
+	// 0 means the configured default.
+	Applications *int `json:"applications,omitempty"`
+	Sectors      *int `json:"sectors,omitempty"`
+	Suborgs      *int `json:"suborgs,omitempty"`
+}
+
 type Token struct {
 	Token        string            `json:"token"`
 	ExpiresAt    time.Time         `json:"expiresAt"`

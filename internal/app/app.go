@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,7 +16,6 @@ import (
 	"github.com/orgraph/orgraph/graph"
 	"github.com/orgraph/orgraph/internal/auth"
 	"github.com/orgraph/orgraph/internal/gate"
-	"github.com/orgraph/orgraph/internal/seed"
 	"github.com/orgraph/orgraph/internal/service"
 	"github.com/orgraph/orgraph/internal/store"
 	"github.com/orgraph/orgraph/policy"
@@ -34,6 +34,11 @@ type Config struct {
 	MaxComplexity int
 	Introspection bool
 	Logger        *slog.Logger
+	// DataKey (base64 of 32 bytes) encrypts secrets at rest; "" reads
+	// $ORGRAPH_DATA_KEY, and without it a generated key stored in the database is used.
+	DataKey string
+	// KeyOverlap is how long a rotated-out application signing key stays listed.
+	KeyOverlap time.Duration
 }
 
 // DefaultConfig holds the documented defaults.
@@ -45,11 +50,9 @@ func DefaultConfig() Config {
 		MaxDepth:      64,
 		MaxComplexity: 200000,
 		Introspection: true,
+		KeyOverlap:    service.DefaultKeyOverlap,
 	}
 }
-
-// Capabilities are the capability names every root org starts with.
-var Capabilities = seed.Capabilities
 
 // App is a wired orgraph.
 type App struct {
@@ -89,9 +92,18 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		st.Close()
 		return nil, err
 	}
+	if cfg.DataKey == "" {
+		cfg.DataKey = os.Getenv(auth.DataKeyEnv)
+	}
+	dataKey, err := auth.LoadDataKey(ctx, st.Client, cfg.DataKey)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	g := gate.New(st.Client, eng)
 	svc := service.New(st.Client, st.Dialect, g, service.Config{
-		Limits: cfg.Limits, Capabilities: Capabilities, InvitationTTL: cfg.InvitationTTL,
+		Limits: cfg.Limits, Roles: eng.Roles, Capabilities: eng.Capabilities, InvitationTTL: cfg.InvitationTTL,
+		Identity: service.IdentityConfig{DataKey: dataKey, KeyOverlap: cfg.KeyOverlap},
 	})
 	res := &graph.Resolver{Client: st.Client, Service: svc, Gate: g, Auth: au, NodeType: st.NodeType, TokenTTL: cfg.TokenTTL}
 	h := server.New(server.Config{

@@ -122,11 +122,17 @@ func (g *Gate) Middleware(ctx context.Context, next graphql.Resolver) (any, erro
 		return next(ctx)
 	}
 	parent := parentObject(fc)
+	if inv, isInv := parent.(*ent.Invitation); isInv && inv.InviteeID == selfID(ctx) && selfID(ctx) != uuid.Nil {
+		// An invitation is addressed to its invitee, who has no role in the org yet.
+		return next(ctx)
+	}
 	orgID, ok := orgOf(parent)
-	if !ok && pooledTypes[fc.Object] {
-		// Persons and groups belong to pools, not orgs: they are decided in the
-		// org they are listed through; reached directly, the SQL filter decided.
-		if orgID, ok = nearestOrg(fc); !ok {
+	if !ok {
+		// Persons and groups belong to pools, not orgs, and a row loaded with
+		// only a few columns may lack its org: decide in the org the object was
+		// reached through (its list was filtered in SQL for that org).
+		orgID, ok = nearestOrg(fc)
+		if !ok && pooledTypes[fc.Object] {
 			return next(ctx)
 		}
 	}
@@ -221,24 +227,27 @@ func orgOf(obj any) (uuid.UUID, bool) {
 	case *ent.Organization:
 		return o.ID, true
 	case *ent.Membership:
-		return o.OrganizationID, true
+		return known(o.OrganizationID)
 	case *ent.Invitation:
-		return o.OrganizationID, true
+		return known(o.OrganizationID)
 	case *ent.Application:
-		return o.OrganizationID, true
+		return known(o.OrganizationID)
 	case *ent.Sector:
-		return o.OrganizationID, true
+		return known(o.OrganizationID)
 	case *ent.APIKey:
-		return o.OrganizationID, true
+		return known(o.OrganizationID)
 	case *ent.AuditEvent:
 		if o.OrganizationID != nil {
-			return *o.OrganizationID, true
+			return known(*o.OrganizationID)
 		}
 	case interface{ OwningOrg() uuid.UUID }:
 		return o.OwningOrg(), true
 	}
 	return uuid.Nil, false
 }
+
+// known: a zero id means the column was not loaded.
+func known(id uuid.UUID) (uuid.UUID, bool) { return id, id != uuid.Nil }
 
 // String helps debug output.
 func (k memoKey) String() string { return fmt.Sprintf("%s@%s", k.action, k.org) }

@@ -38,26 +38,32 @@ func (g *Gate) installFilters(client *ent.Client) {
 		}))
 	client.Membership.Intercept(
 		intercept.TraverseMembership(func(ctx context.Context, q *ent.MembershipQuery) error {
+			withColumn(q.SelectedFields(), q.Select, membership.FieldOrganizationID)
 			return g.filterOr(ctx, "members.read", membership.FieldOrganizationID, membership.FieldAccountID, func(p func(*sql.Selector)) { q.Where(p) })
 		}))
 	client.Invitation.Intercept(
 		intercept.TraverseInvitation(func(ctx context.Context, q *ent.InvitationQuery) error {
+			withColumn(q.SelectedFields(), q.Select, invitation.FieldOrganizationID)
 			return g.filterOr(ctx, "invitations.read", invitation.FieldOrganizationID, invitation.FieldInviteeID, func(p func(*sql.Selector)) { q.Where(p) })
 		}))
 	client.Application.Intercept(
 		intercept.TraverseApplication(func(ctx context.Context, q *ent.ApplicationQuery) error {
+			withColumn(q.SelectedFields(), q.Select, application.FieldOrganizationID)
 			return g.filter(ctx, "application.read", func(p func(*sql.Selector)) { q.Where(p) }, application.FieldOrganizationID)
 		}))
 	client.Sector.Intercept(
 		intercept.TraverseSector(func(ctx context.Context, q *ent.SectorQuery) error {
+			withColumn(q.SelectedFields(), q.Select, sector.FieldOrganizationID)
 			return g.filter(ctx, "sector.read", func(p func(*sql.Selector)) { q.Where(p) }, sector.FieldOrganizationID)
 		}))
 	client.APIKey.Intercept(
 		intercept.TraverseAPIKey(func(ctx context.Context, q *ent.APIKeyQuery) error {
+			withColumn(q.SelectedFields(), q.Select, apikey.FieldOrganizationID)
 			return g.filter(ctx, "apikey.read", func(p func(*sql.Selector)) { q.Where(p) }, apikey.FieldOrganizationID)
 		}))
 	client.AuditEvent.Intercept(
 		intercept.TraverseAuditEvent(func(ctx context.Context, q *ent.AuditEventQuery) error {
+			withColumn(q.SelectedFields(), q.Select, auditevent.FieldOrganizationID)
 			return g.filter(ctx, "audit.read", func(p func(*sql.Selector)) { q.Where(p) }, auditevent.FieldOrganizationID)
 		}))
 	client.Person.Intercept(
@@ -146,6 +152,13 @@ func selectDecisionColumns(q *ent.OrganizationQuery) {
 		if !slices.Contains(fields, c) {
 			q.Select(c)
 		}
+	}
+}
+
+// withColumn adds column to a field-collected row load (see selectDecisionColumns).
+func withColumn[S any](fields []string, sel func(...string) S, column string) {
+	if len(fields) >= 2 && fields[0] == "id" && !slices.Contains(fields, column) {
+		sel(column)
 	}
 }
 

@@ -40,6 +40,7 @@ func Tree(ctx context.Context, client *ent.Client, owner *ent.Account, name stri
 	queue := []node{{id: uuid.New()}}
 	var orgs []*ent.OrganizationCreate
 	var links []*ent.OrgClosureCreate
+	var slugs []*ent.SlugReservationCreate
 	flush := func() error {
 		if err := tx.Organization.CreateBulk(orgs...).Exec(ctx); err != nil {
 			return err
@@ -47,13 +48,18 @@ func Tree(ctx context.Context, client *ent.Client, owner *ent.Account, name stri
 		if err := tx.OrgClosure.CreateBulk(links...).Exec(ctx); err != nil {
 			return err
 		}
-		orgs, links = orgs[:0], links[:0]
+		if err := tx.SlugReservation.CreateBulk(slugs...).Exec(ctx); err != nil {
+			return err
+		}
+		orgs, links, slugs = orgs[:0], links[:0], slugs[:0]
 		return nil
 	}
 	for i := 0; i < n; i++ {
 		o := queue[i]
+		slug := fmt.Sprintf("%s-%d", suffix, i)
+		slugs = append(slugs, tx.SlugReservation.Create().SetSlug(slug).SetOrganizationID(o.id))
 		create := tx.Organization.Create().SetID(o.id).SetName(fmt.Sprintf("%s %d", tenant, i)).
-			SetSlug(fmt.Sprintf("%s-%d", suffix, i)).SetTenant(tenant).SetDepth(len(o.ancestry)).
+			SetSlug(slug).SetTenant(tenant).SetDepth(len(o.ancestry)).
 			SetAncestry(o.ancestry).SetCapabilities(Capabilities).SetPersonPoolID(pp.ID).SetGroupPoolID(gp.ID)
 		if len(o.ancestry) > 0 {
 			create.SetParentID(o.ancestry[len(o.ancestry)-1])

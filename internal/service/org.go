@@ -14,9 +14,11 @@ import (
 
 	"github.com/orgraph/orgraph/ent"
 	"github.com/orgraph/orgraph/ent/membership"
+	"github.com/orgraph/orgraph/ent/orgdomain"
 	"github.com/orgraph/orgraph/ent/organization"
 	"github.com/orgraph/orgraph/ent/schema"
 	"github.com/orgraph/orgraph/ent/schema/types"
+	"github.com/orgraph/orgraph/ent/slugreservation"
 	"github.com/orgraph/orgraph/internal/apperr"
 )
 
@@ -63,7 +65,7 @@ func (s *Service) CreateOrganization(ctx context.Context, in CreateOrgInput) (*e
 	var created *ent.Organization
 	err = s.inTx(ctx, func(tx *ent.Tx) error {
 		var parent *ent.Organization
-		caps := s.cfg.Capabilities
+		caps := s.cfg.Capabilities()
 		limits := types.OrgLimits{}
 		tenant := name
 		ancestry := []uuid.UUID{}
@@ -128,6 +130,12 @@ func (s *Service) CreateOrganization(ctx context.Context, in CreateOrgInput) (*e
 			return mapConstraint(err, "slug %q is taken", sl)
 		}
 		if err := s.linkClosure(ctx, tx, created, ancestry); err != nil {
+			return err
+		}
+		if err := reserveSlug(ctx, tx, created.ID, sl); err != nil {
+			return err
+		}
+		if err := adoptDomains(ctx, tx, created.ID, domains); err != nil {
 			return err
 		}
 		if parent == nil {
@@ -219,7 +227,7 @@ func (s *Service) chooseSlug(ctx context.Context, tx *ent.Tx, given *string, nam
 		if !slugRE.MatchString(*given) {
 			return "", apperr.New(apperr.BadUserInput, "slug %q must match [a-z0-9-]{1,100}", *given)
 		}
-		taken, err := tx.Organization.Query().Where(organization.Slug(*given)).Exist(ctx)
+		taken, err := slugTaken(ctx, tx, *given)
 		if err != nil {
 			return "", err
 		}
@@ -237,7 +245,7 @@ func (s *Service) chooseSlug(ctx context.Context, tx *ent.Tx, given *string, nam
 	}
 	candidate := base
 	for i := 0; i < 20; i++ {
-		taken, err := tx.Organization.Query().Where(organization.Slug(candidate)).Exist(ctx)
+		taken, err := slugTaken(ctx, tx, candidate)
 		if err != nil {
 			return "", err
 		}
@@ -249,10 +257,41 @@ func (s *Service) chooseSlug(ctx context.Context, tx *ent.Tx, given *string, nam
 	return "", apperr.New(apperr.Conflict, "could not derive a free slug from %q", name)
 }
 
+// slugTaken: a slug is taken while any live org holds or once held it.
+func slugTaken(ctx context.Context, tx *ent.Tx, slug string) (bool, error) {
+	return tx.SlugReservation.Query().Where(slugreservation.Slug(slug)).Exist(ctx)
+}
+
+// reserveSlug records that org holds slug.
+func reserveSlug(ctx context.Context, tx *ent.Tx, org uuid.UUID, slug string) error {
+	err := tx.SlugReservation.Create().SetSlug(slug).SetOrganizationID(org).Exec(ctx)
+	return mapConstraint(err, "slug %q is taken", slug)
+}
+
+// adoptDomains makes org the holder of exactly domains.
+func adoptDomains(ctx context.Context, tx *ent.Tx, org uuid.UUID, domains []string) error {
+	if _, err := tx.OrgDomain.Delete().Where(orgdomain.OrganizationID(org)).Exec(ctx); err != nil {
+		return err
+	}
+	for _, d := range domains {
+		held, err := tx.OrgDomain.Query().Where(orgdomain.Domain(d)).Exist(ctx)
+		if err != nil {
+			return err
+		}
+		if held {
+			return apperr.New(apperr.Conflict, "domain %q is held by another organization", d)
+		}
+		if err := tx.OrgDomain.Create().SetDomain(d).SetOrganizationID(org).Exec(ctx); err != nil {
+			return mapConstraint(err, "domain %q is held by another organization", d)
+		}
+	}
+	return nil
+}
+
 func (s *Service) checkCapabilities(want, ceiling []string, isSuborg bool) error {
 	for _, c := range want {
-		if !slices.Contains(s.cfg.Capabilities, c) {
-			return apperr.New(apperr.BadUserInput, "unknown capability %q (known: %s)", c, strings.Join(s.cfg.Capabilities, ", "))
+		if known := s.cfg.Capabilities(); !slices.Contains(known, c) {
+			return apperr.New(apperr.BadUserInput, "unknown capability %q (known: %s)", c, strings.Join(known, ", "))
 		}
 		if isSuborg && !slices.Contains(ceiling, c) {
 			return apperr.New(apperr.BadUserInput, "capability %q exceeds the parent organization's capabilities", c)
@@ -313,10 +352,13 @@ func (s *Service) UpdateOrganization(ctx context.Context, id uuid.UUID, in Updat
 			if err != nil {
 				return err
 			}
+			if err := reserveSlug(ctx, tx, org.ID, sl); err != nil {
+				return err
+			}
 			upd.SetSlug(sl)
 		}
 		if in.Capabilities != nil {
-			ceiling := s.cfg.Capabilities
+			ceiling := s.cfg.Capabilities()
 			if org.ParentID != nil {
 				p, err := tx.Organization.Get(ctx, *org.ParentID)
 				if err != nil {
@@ -330,6 +372,9 @@ func (s *Service) UpdateOrganization(ctx context.Context, id uuid.UUID, in Updat
 			upd.SetCapabilities(dedupe(in.Capabilities))
 		}
 		if in.Domains != nil {
+			if err := adoptDomains(ctx, tx, org.ID, domains); err != nil {
+				return err
+			}
 			upd.SetDomains(domains)
 		}
 		if in.Settings != nil {

@@ -30,10 +30,14 @@ type Limits struct {
 
 // Config of the service layer.
 type Config struct {
-	Limits         Limits
-	Capabilities   []string      // every capability a root org gets by default
+	Limits Limits
+	// Roles and Capabilities are the names the active policy data defines.
+	Roles          func() []string
+	Capabilities   func() []string
 	InvitationTTL  time.Duration // default 7 days
 	MaxSettingsLen int           // bytes of JSON
+	// Identity holds the data key and signing-key overlap (see keys.go).
+	Identity IdentityConfig
 }
 
 // Target is what a mutation acts on, as the gate needs it.

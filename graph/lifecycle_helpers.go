@@ -1,0 +1,69 @@
+package graph
+
+import (
+	"context"
+
+	"entgo.io/contrib/entgql"
+	"github.com/google/uuid"
+
+	"github.com/orgraph/orgraph/ent"
+	"github.com/orgraph/orgraph/ent/auditevent"
+	"github.com/orgraph/orgraph/ent/invitation"
+	"github.com/orgraph/orgraph/ent/schema/types"
+	"github.com/orgraph/orgraph/graph/model"
+	"github.com/orgraph/orgraph/internal/apperr"
+	"github.com/orgraph/orgraph/internal/auth"
+	"github.com/orgraph/orgraph/internal/gate"
+)
+
+// done turns an error-only service call into a Boolean mutation result.
+func done(err error) (bool, error) { return err == nil, err }
+
+// sys is the context a service call runs in: the service reads unfiltered and
+// asks the gate itself.
+func sys(ctx context.Context) context.Context { return gate.System(ctx) }
+
+func (r *Resolver) accountInvitations(ctx context.Context, acc *ent.Account, status *invitation.Status) ([]*ent.Invitation, error) {
+	q := r.Client.Invitation.Query().Where(invitation.InviteeID(acc.ID)).Order(ent.Desc(invitation.FieldCreatedAt))
+	if status != nil {
+		q = q.Where(invitation.StatusEQ(*status))
+	}
+	return q.All(ctx)
+}
+
+// invitationOrgName reads the inviting org's name, which the invitee may see
+// although the org itself is not readable to them yet.
+func (r *Resolver) invitationOrgName(ctx context.Context, inv *ent.Invitation) (string, error) {
+	org, err := r.Gate.Org(ctx, inv.OrganizationID)
+	if err != nil {
+		return "", err
+	}
+	return org.Name, nil
+}
+
+func (r *Resolver) leave(ctx context.Context, orgID uuid.UUID) (bool, error) {
+	p := auth.FromContext(ctx)
+	if p == nil || p.Account == nil || p.Account.Alias == nil {
+		return false, apperr.New(apperr.Unauthenticated, "leaving needs an account token")
+	}
+	return done(r.Service.RemoveMember(sys(ctx), orgID, *p.Account.Alias))
+}
+
+func (r *Resolver) setLimits(ctx context.Context, id uuid.UUID, in model.OrgLimitsInput) (*ent.Organization, error) {
+	v := func(p *int) int {
+		if p == nil {
+			return 0
+		}
+		return *p
+	}
+	return r.Service.SetOrganizationLimits(sys(ctx), id, types.OrgLimits{Applications: v(in.Applications), Sectors: v(in.Sectors), Suborgs: v(in.Suborgs)})
+}
+
+// auditEvents lists an org's events, newest first unless ordered otherwise.
+func (r *Resolver) auditEvents(ctx context.Context, org *ent.Organization, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []*ent.AuditEventOrder, where *ent.AuditEventWhereInput) (*ent.AuditEventConnection, error) {
+	if len(orderBy) == 0 {
+		orderBy = []*ent.AuditEventOrder{{Field: ent.AuditEventOrderFieldCreatedAt, Direction: entgql.OrderDirectionDesc}}
+	}
+	return r.Client.AuditEvent.Query().Where(auditevent.OrganizationID(org.ID)).
+		Paginate(ctx, after, first, before, last, ent.WithAuditEventOrder(orderBy), ent.WithAuditEventFilter(where.Filter))
+}

@@ -1,0 +1,53 @@
+// Package bench holds orgraph's performance benchmarks (bench_test.go, run by
+// `make bench`) and the GraphQL operations that they and cmd/orgraph-load
+// send, so the Go benchmarks and the HTTP load test measure the same query.
+//
+// The benchmarks run only with -bench: the package has no Test functions.
+package bench
+
+// NestedTreeQuery is PostGraphile's benchmark shape from the workspace notes
+// (peers.md): an organization and its children three levels deep (1 + 5 + 25 +
+// 125 orgs with fanout 5), each with id, name and slug, its first ten members
+// with their role and account alias, and its application count.
+const NestedTreeQuery = `query Tree($id: ID!) {
+  organization(id: $id) {
+    id name slug
+    members(first: 10) { totalCount edges { node { role account { alias } } } }
+    applications { totalCount }
+    children(first: 10) { edges { node {
+      id name slug
+      members(first: 10) { totalCount edges { node { role account { alias } } } }
+      applications { totalCount }
+      children(first: 10) { edges { node {
+        id name slug
+        members(first: 10) { totalCount edges { node { role account { alias } } } }
+        applications { totalCount }
+        children(first: 10) { edges { node {
+          id name slug
+          members(first: 10) { totalCount edges { node { role account { alias } } } }
+          applications { totalCount }
+        } } }
+      } } }
+    } } }
+  }
+}`
+
+// TenantListQuery lists the first page of the orgs the caller can read, with
+// their total (SpiceDB's "list the orgs a tenant owner can view").
+const TenantListQuery = `query Orgs { organizations(first: 100) { totalCount edges { node { id } } } }`
+
+// AuthorizeQuery explains one decision on a resource (SpiceDB's check).
+const AuthorizeQuery = `query Check($id: ID!) {
+  authorize(action: "organization.read", resource: $id) { allowed reasons { rule } }
+}`
+
+// RootQuery finds a root org the caller can read (the load generator uses it
+// to pick the tree to query).
+const RootQuery = `query Root { organizations(first: 1, where: {parentIDIsNil: true}) { edges { node { id } } } }`
+
+// Queries are the operations cmd/orgraph-load knows by name.
+var Queries = map[string]string{
+	"nested":      NestedTreeQuery,
+	"tenant-list": TenantListQuery,
+	"authorize":   AuthorizeQuery,
+}

@@ -37,18 +37,30 @@ func (r *queryResolver) Organizations(ctx context.Context, after *entgql.Cursor[
 // Account returns generated.AccountResolver implementation.
 func (r *Resolver) Account() generated.AccountResolver { return &accountResolver{r} }
 
+// Application returns generated.ApplicationResolver implementation.
+func (r *Resolver) Application() generated.ApplicationResolver { return &applicationResolver{r} }
+
+// Group returns generated.GroupResolver implementation.
+func (r *Resolver) Group() generated.GroupResolver { return &groupResolver{r} }
+
 // Invitation returns generated.InvitationResolver implementation.
 func (r *Resolver) Invitation() generated.InvitationResolver { return &invitationResolver{r} }
 
 // Organization returns generated.OrganizationResolver implementation.
 func (r *Resolver) Organization() generated.OrganizationResolver { return &organizationResolver{r} }
 
+// Person returns generated.PersonResolver implementation.
+func (r *Resolver) Person() generated.PersonResolver { return &personResolver{r} }
+
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
 type (
 	accountResolver      struct{ *Resolver }
+	applicationResolver  struct{ *Resolver }
+	groupResolver        struct{ *Resolver }
 	invitationResolver   struct{ *Resolver }
 	organizationResolver struct{ *Resolver }
+	personResolver       struct{ *Resolver }
 	queryResolver        struct{ *Resolver }
 )

@@ -245,13 +245,13 @@ func findRoot(hc *http.Client, url, token string) (string, error) {
 }
 
 type result struct {
-	latencies              []time.Duration
-	errors                 int64
-	firstErr               string
-	elapsed                time.Duration
-	bytes                  int64
-	serverCPU, clientCPU   time.Duration
-	serverCPUKnown         bool
+	latencies            []time.Duration
+	errors               int64
+	firstErr             string
+	elapsed              time.Duration
+	bytes                int64
+	serverCPU, clientCPU time.Duration
+	serverCPUKnown       bool
 }
 
 func load(hc *http.Client, c config, payload []byte) *result {
@@ -335,7 +335,9 @@ func pct(sorted []time.Duration, p float64) time.Duration {
 	return sorted[min(max(i, 0), len(sorted)-1)]
 }
 
-func fmtMS(d time.Duration) string { return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 2, 64) + "ms" }
+func fmtMS(d time.Duration) string {
+	return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 2, 64) + "ms"
+}
 
 func (r *result) print(c config) {
 	n := len(r.latencies)

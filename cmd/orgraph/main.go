@@ -36,11 +36,13 @@ type limitFlags struct {
 type serveCmd struct {
 	dbFlag
 	limitFlags
-	Addr          string `default:":8080" env:"ORGRAPH_ADDR" help:"Listen address."`
-	PolicyDir     string `name:"policy-dir" env:"ORGRAPH_POLICY_DIR" help:"Directory of .rego and data files (default: the embedded policy). Watched for changes."`
-	MaxDepth      int    `name:"max-depth" default:"64" help:"Maximum query depth."`
-	MaxComplexity int    `name:"max-complexity" default:"200000" help:"Maximum query complexity (lists multiply by first/last)."`
-	NoIntrospect  bool   `name:"no-introspection" help:"Disable schema introspection."`
+	Addr          string        `default:":8080" env:"ORGRAPH_ADDR" help:"Listen address."`
+	PolicyDir     string        `name:"policy-dir" env:"ORGRAPH_POLICY_DIR" help:"Directory of .rego and data files (default: the embedded policy). Watched for changes."`
+	MaxDepth      int           `name:"max-depth" default:"64" help:"Maximum query depth."`
+	MaxComplexity int           `name:"max-complexity" default:"200000" help:"Maximum query complexity (lists multiply by first/last)."`
+	NoIntrospect  bool          `name:"no-introspection" help:"Disable schema introspection."`
+	DataKey       string        `name:"data-key" env:"ORGRAPH_DATA_KEY" help:"Base64 of 32 bytes encrypting application signing keys at rest (default: a generated key stored in the database)."`
+	KeyOverlap    time.Duration `name:"key-overlap" env:"ORGRAPH_KEY_OVERLAP" default:"24h" help:"How long a rotated-out application signing key stays listed."`
 }
 
 func (c *serveCmd) Run(logger *slog.Logger) error {
@@ -53,6 +55,7 @@ func (c *serveCmd) Run(logger *slog.Logger) error {
 	cfg.Migrate = !isPostgres(url)
 	cfg.Limits.Applications, cfg.Limits.Sectors, cfg.Limits.Suborgs, cfg.Limits.OrgsOwned = c.MaxApplications, c.MaxSectors, c.MaxSuborgs, c.MaxOrgsOwned
 	cfg.InvitationTTL, cfg.MaxDepth, cfg.MaxComplexity, cfg.Introspection = c.InvitationTTL, c.MaxDepth, c.MaxComplexity, !c.NoIntrospect
+	cfg.DataKey, cfg.KeyOverlap = c.DataKey, c.KeyOverlap
 	a, err := app.New(ctx, cfg)
 	if err != nil {
 		return err

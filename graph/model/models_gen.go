@@ -3,11 +3,42 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/orgraph/orgraph/ent"
+	"github.com/orgraph/orgraph/ent/handle"
 )
+
+// A public signing key of an application, as a JWK (RFC 8037).
+type ApplicationPublicKey struct {
+	Kid string `json:"kid"`
+	// Always OKP.
+	Kty string `json:"kty"`
+	// Always Ed25519.
+	Crv string `json:"crv"`
+	// Always EdDSA.
+	Alg string `json:"alg"`
+	// Always sig.
+	Use string `json:"use"`
+	// The public key, base64url.
+	X         string    `json:"x"`
+	CreatedAt time.Time `json:"createdAt"`
+	// Whether this is the key new tokens are signed with.
+	Current bool `json:"current"`
+	// When a rotated-out key stops being listed; null for the current key.
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+}
+
+type CreateAPIKeyPayload struct {
+	APIKey *ent.APIKey `json:"apiKey"`
+	// The key (orgk_…). It is shown only in this response; only its hash is stored.
+	Key string `json:"key"`
+}
 
 type CreateOrganizationInput struct {
 	Name string `json:"name"`
@@ -38,11 +69,29 @@ type DecisionReason struct {
 	Message    string `json:"message"`
 }
 
+// A handle as given to createPerson or addPersonHandle; it is normalized
+// (EMAIL_ADDRESS: trimmed, lowercased, IDNA domain; PHONE_NUMBER: E.164, given
+// with + and the country code; USERNAME: trimmed, lowercased).
+type HandleInput struct {
+	Type  handle.Type `json:"type"`
+	Value string      `json:"value"`
+}
+
 type OrgLimitsInput struct {
 	// 0 means the configured default.
 	Applications *int `json:"applications,omitempty"`
 	Sectors      *int `json:"sectors,omitempty"`
 	Suborgs      *int `json:"suborgs,omitempty"`
+}
+
+type RotateApplicationKeyPayload struct {
+	Application *ent.Application   `json:"application"`
+	Kind        ApplicationKeyKind `json:"kind"`
+	Kid         string             `json:"kid"`
+	// The new public key (SIGNING).
+	PublicKey *ApplicationPublicKey `json:"publicKey,omitempty"`
+	// The new client secret (CLIENT_AUTH), shown only in this response.
+	ClientSecret *string `json:"clientSecret,omitempty"`
 }
 
 type Token struct {
@@ -51,10 +100,73 @@ type Token struct {
 	Organization *ent.Organization `json:"organization"`
 }
 
+type UpdateApplicationInput struct {
+	Name        *string        `json:"name,omitempty"`
+	LoginRules  map[string]any `json:"loginRules,omitempty"`
+	ClaimPolicy map[string]any `json:"claimPolicy,omitempty"`
+}
+
 type UpdateOrganizationInput struct {
 	Name         *string        `json:"name,omitempty"`
 	Slug         *string        `json:"slug,omitempty"`
 	Capabilities []string       `json:"capabilities,omitempty"`
 	Domains      []string       `json:"domains,omitempty"`
 	Settings     map[string]any `json:"settings,omitempty"`
+}
+
+type ApplicationKeyKind string
+
+const (
+	// An Ed25519 key pair; only the public key is ever shown.
+	ApplicationKeyKindSigning ApplicationKeyKind = "SIGNING"
+	// A client secret, shown once when created; only its hash is stored.
+	ApplicationKeyKindClientAuth ApplicationKeyKind = "CLIENT_AUTH"
+)
+
+var AllApplicationKeyKind = []ApplicationKeyKind{
+	ApplicationKeyKindSigning,
+	ApplicationKeyKindClientAuth,
+}
+
+func (e ApplicationKeyKind) IsValid() bool {
+	switch e {
+	case ApplicationKeyKindSigning, ApplicationKeyKindClientAuth:
+		return true
+	}
+	return false
+}
+
+func (e ApplicationKeyKind) String() string {
+	return string(e)
+}
+
+func (e *ApplicationKeyKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ApplicationKeyKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ApplicationKeyKind", str)
+	}
+	return nil
+}
+
+func (e ApplicationKeyKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ApplicationKeyKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ApplicationKeyKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

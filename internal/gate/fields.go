@@ -85,6 +85,11 @@ func registerRootFields(rules map[string]string) {
 
 // Action returns the action that guards a field, and whether one is mapped.
 func Action(object, field string) (string, bool) {
+	if strings.HasPrefix(field, "__") {
+		// Introspection (__schema, __type) carries no org data; the server
+		// switches it off as a whole when configured to.
+		return Public, true
+	}
 	key := object + "." + field
 	if a, ok := rootFields[key]; ok {
 		return a, true

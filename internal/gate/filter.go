@@ -82,6 +82,7 @@ func (g *Gate) installFilters(client *ent.Client) {
 				})
 			}, organization.FieldID)
 		}))
+	g.installIdentityFilters(client)
 	client.Account.Intercept(
 		intercept.TraverseAccount(func(ctx context.Context, q *ent.AccountQuery) error {
 			return g.filter(ctx, "members.read", func(p func(*sql.Selector)) {

@@ -85,7 +85,11 @@ func requestOf(ctx context.Context) *request {
 }
 
 // subject builds the policy subject with all of the caller's memberships.
-func (g *Gate) subject(ctx context.Context) (policy.Subject, error) {
+func (g *Gate) subject(ctx context.Context) (policy.Subject, error) { return g.subjectWith(ctx, g.client) }
+
+// subjectWith loads the subject through client: inside a transaction that must
+// be the transaction's client, or a full connection pool deadlocks.
+func (g *Gate) subjectWith(ctx context.Context, client *ent.Client) (policy.Subject, error) {
 	p := auth.FromContext(ctx)
 	if p == nil {
 		return policy.Subject{Type: "anonymous"}, nil
@@ -98,7 +102,7 @@ func (g *Gate) subject(ctx context.Context) (policy.Subject, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.loaded {
-		ms, err := g.client.Membership.Query().Where(membership.AccountID(p.Account.ID)).
+		ms, err := client.Membership.Query().Where(membership.AccountID(p.Account.ID)).
 			Select(membership.FieldOrganizationID, membership.FieldRole).All(System(ctx))
 		if err != nil {
 			return policy.Subject{}, err
@@ -172,7 +176,7 @@ func (g *Gate) Decide(ctx context.Context, action string, org *ent.Organization)
 
 // Explain decides on any resource for Query.authorize.
 func (g *Gate) Explain(ctx context.Context, client *ent.Client, action string, t service.Target) (policy.Decision, error) {
-	subj, err := g.subject(ctx)
+	subj, err := g.subjectWith(ctx, client)
 	if err != nil {
 		return policy.Decision{}, err
 	}

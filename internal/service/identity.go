@@ -10,8 +10,8 @@ import (
 
 	"github.com/orgraph/orgraph/ent"
 	"github.com/orgraph/orgraph/ent/group"
-	"github.com/orgraph/orgraph/ent/grouppool"
 	"github.com/orgraph/orgraph/ent/groupmembership"
+	"github.com/orgraph/orgraph/ent/grouppool"
 	"github.com/orgraph/orgraph/ent/handle"
 	"github.com/orgraph/orgraph/ent/handleuse"
 	"github.com/orgraph/orgraph/ent/person"

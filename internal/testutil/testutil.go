@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/orgraph/orgraph/ent"
 	"github.com/orgraph/orgraph/internal/app"
 	"github.com/orgraph/orgraph/internal/gate"
 )
@@ -229,4 +230,10 @@ func (in *Instance) Token(alias, org string) string {
 		in.t.Fatal(err)
 	}
 	return tok
+}
+
+// Fixture writes rows straight into the database for tests whose subject is
+// not how those rows are created (e.g. a live application for a retire test).
+func (in *Instance) Fixture() (context.Context, *ent.Client) {
+	return gate.System(context.Background()), in.Store.Client
 }

@@ -467,7 +467,7 @@ var (
 		{Name: "id", Type: field.TypeUUID},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "name", Type: field.TypeString, Size: 200},
-		{Name: "slug", Type: field.TypeString, Unique: true},
+		{Name: "slug", Type: field.TypeString},
 		{Name: "tenant", Type: field.TypeString},
 		{Name: "depth", Type: field.TypeInt, Default: 0},
 		{Name: "ancestry", Type: field.TypeJSON},
@@ -512,6 +512,11 @@ var (
 				Name:    "organization_tenant",
 				Unique:  false,
 				Columns: []*schema.Column{OrganizationsColumns[4]},
+			},
+			{
+				Name:    "organization_slug",
+				Unique:  false,
+				Columns: []*schema.Column{OrganizationsColumns[3]},
 			},
 			{
 				Name:    "organization_parent_id",

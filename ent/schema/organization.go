@@ -28,7 +28,9 @@ func (Organization) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("name").NotEmpty().MaxLen(200).
 			Annotations(entgql.OrderField("NAME")),
-		field.String("slug").Unique().
+		// Uniqueness lives in SlugReservation: a soft-deleted org keeps its row
+		// and slug here while the slug becomes free for others.
+		field.String("slug").
 			Annotations(entgql.OrderField("SLUG")),
 		field.String("tenant").Annotations(entgql.OrderField("TENANT")),
 		field.UUID("parent_id", uuid.UUID{}).Optional().Nillable().Immutable(),
@@ -82,6 +84,7 @@ func (Organization) Edges() []ent.Edge {
 func (Organization) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("tenant"),
+		index.Fields("slug"),
 		index.Fields("parent_id"),
 		index.Fields("created_at"),
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"runtime/metrics"
 	"slices"
 	"testing"
 	"time"
@@ -226,8 +227,10 @@ type target struct {
 
 // measure runs t in a b.Loop over real HTTP and reports, besides ns/op and
 // allocs/op (client and server together: they share the process),
-// stmts/op (SQL statements the request sent, from the store's counting
-// driver) and the p50/p99 latency of one request.
+// stmts/op (SQL statements the request sent through ent, counted by the
+// store's driver; Store.NodeType's lookup goes to database/sql directly and
+// is not counted), goroutines/op (goroutines created while serving it, client
+// included) and the p50/p99 latency of one request.
 func (w *world) measure(b *testing.B, t target) {
 	b.Helper()
 	url := t.url
@@ -247,6 +250,15 @@ func (w *world) measure(b *testing.B, t target) {
 	}
 	drv := w.in.Store.Driver
 	var stmts int64
+	created := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	goroutines := func() uint64 {
+		metrics.Read(created)
+		if created[0].Value.Kind() != metrics.KindUint64 {
+			return 0
+		}
+		return created[0].Value.Uint64()
+	}
+	var spawned uint64
 	lat := make([]time.Duration, 0, 1024)
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
@@ -256,15 +268,17 @@ func (w *world) measure(b *testing.B, t target) {
 			token = t.next(b, i)
 			b.StartTimer()
 		}
-		before := drv.Statements()
+		before, g0 := drv.Statements(), goroutines()
 		t0 := time.Now()
 		if _, err := post(w.client, url, token, t.payload); err != nil {
 			b.Fatal(err)
 		}
 		lat = append(lat, time.Since(t0))
 		stmts += drv.Statements() - before
+		spawned += goroutines() - g0
 	}
 	b.ReportMetric(float64(stmts)/float64(b.N), "stmts/op")
+	b.ReportMetric(float64(spawned)/float64(b.N), "goroutines/op")
 	slices.Sort(lat)
 	b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
 	b.ReportMetric(ms(lat[(len(lat)*99)/100]), "p99-ms")

@@ -67,7 +67,19 @@ func Open(url string) (*Store, error) {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	drv := &CountingDriver{Driver: entsql.OpenDB(dial, db)}
-	return &Store{Client: ent.NewClient(ent.Driver(drv)), DB: db, Dialect: dial, Driver: drv}, nil
+	client := ent.NewClient(ent.Driver(drv))
+	client.AuditEvent.Use(appendOnly)
+	return &Store{Client: client, DB: db, Dialect: dial, Driver: drv}, nil
+}
+
+// appendOnly refuses to update or delete audit events, whoever asks.
+func appendOnly(next ent.Mutator) ent.Mutator {
+	return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+		if !m.Op().Is(ent.OpCreate) {
+			return nil, fmt.Errorf("audit events are append-only: %s refused", m.Op())
+		}
+		return next.Mutate(ctx, m)
+	})
 }
 
 func sqliteDSN(path string) string {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/orgraph/orgraph/internal/testutil"
@@ -123,6 +124,41 @@ func TestAuthorizationMatrix(t *testing.T) {
 			events := in.MustDo(alice, `query($id: ID!) { organization(id: $id) { auditEvents(where: {action: "authz.denied"}) { totalCount edges { node { actor after } } } } }`, map[string]any{"id": rootA})
 			if n := testutil.Get(events, "organization", "auditEvents", "totalCount").(float64); n < 3 {
 				t.Fatalf("expected authz.denied events for the denied updates, got %v", n)
+			}
+		})
+	}
+}
+
+func TestPlatformAdmin(t *testing.T) {
+	for _, b := range testutil.Backends {
+		t.Run(string(b), func(t *testing.T) {
+			in := testutil.Start(t, b)
+			alice := in.Account("alice", false)
+			bob := in.Account("bob", false)
+			root := in.Account("root", true)
+			a := mustCreate(t, in, alice, map[string]any{"name": "A"})["id"].(string)
+			aKid := mustCreate(t, in, alice, map[string]any{"name": "A kid", "parentId": a})["id"].(string)
+			mustCreate(t, in, bob, map[string]any{"name": "B"})
+
+			if n := testutil.Get(in.MustDo(root, `{ organizations { totalCount } }`, nil), "organizations", "totalCount"); n != float64(3) {
+				t.Fatalf("platform admin lists %v orgs, want 3", n)
+			}
+			if n := testutil.Get(in.MustDo(alice, `{ organizations { totalCount } }`, nil), "organizations", "totalCount"); n != float64(2) {
+				t.Fatalf("alice lists %v orgs, want 2", n)
+			}
+			in.MustDo(root, `mutation($id: ID!) { updateOrganization(id: $id, input: {name: "A by root"}) { name } }`, map[string]any{"id": a})
+			// a platform admin's token confined to A's kid sees only that subtree
+			scoped := in.Token("root", aKid)
+			if n := testutil.Get(in.MustDo(scoped, `{ organizations { totalCount } }`, nil), "organizations", "totalCount"); n != float64(1) {
+				t.Fatalf("confined platform admin lists %v orgs, want 1", n)
+			}
+			if r := in.Do(scoped, `mutation($id: ID!) { updateOrganization(id: $id, input: {name: "x"}) { name } }`, map[string]any{"id": a}); r.Code() != "NOT_FOUND" {
+				t.Fatalf("confined platform admin writes outside: %s", r.Raw)
+			}
+			// frozen binds platform admins too
+			in.MustDo(alice, `mutation($id: ID!) { retireOrganization(id: $id) { status } }`, map[string]any{"id": aKid})
+			if r := in.Do(root, `mutation($id: ID!) { updateOrganization(id: $id, input: {name: "x"}) { name } }`, map[string]any{"id": aKid}); r.Code() != "FORBIDDEN" || !strings.Contains(string(r.Raw), "frozen") {
+				t.Fatalf("platform admin writes in a retired org: %s", r.Raw)
 			}
 		})
 	}

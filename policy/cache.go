@@ -111,3 +111,42 @@ func appendKey(b []byte, in *Input) []byte {
 	b = binary.AppendVarint(b, int64(r.OwnerCount))
 	return b
 }
+
+// scopeCache memoizes list scopes of one policy version, like decisionCache.
+type scopeCache struct {
+	mu sync.RWMutex
+	m  map[string]Scope
+}
+
+func (c *scopeCache) get(key string) (Scope, bool) {
+	c.mu.RLock()
+	sc, ok := c.m[key]
+	c.mu.RUnlock()
+	return sc, ok
+}
+
+func (c *scopeCache) put(key string, sc Scope) {
+	c.mu.Lock()
+	if len(c.m) >= maxCacheEntries {
+		c.m = make(map[string]Scope)
+	}
+	c.m[key] = sc
+	c.mu.Unlock()
+}
+
+// scopeKey is everything list_scope reads: the action, the subject's kind,
+// platform flag and (sorted) memberships, and the token's org.
+func scopeKey(subj *Subject, tokenOrg, action string) string {
+	b := appendStr(nil, action)
+	b = appendStr(b, subj.Type)
+	b = appendBool(b, subj.PlatformAdmin)
+	b = appendStr(b, tokenOrg)
+	ms := slices.Clone(subj.Memberships)
+	slices.SortFunc(ms, compareMembership)
+	b = binary.AppendUvarint(b, uint64(len(ms)))
+	for _, m := range ms {
+		b = appendStr(b, m.Org)
+		b = appendStr(b, m.Role)
+	}
+	return string(b)
+}

@@ -31,6 +31,7 @@ type version struct {
 	roles        []string
 	capabilities []string
 	cache        *decisionCache
+	scopes       *scopeCache
 }
 
 // Engine answers authorization questions with the active policy version. It
@@ -200,11 +201,20 @@ func (v *version) evalDecision(ctx context.Context, in *Input) (Decision, error)
 // are not considered: apply Decide per item for those.
 func (e *Engine) ListScope(ctx context.Context, subj Subject, tokenOrg, action string) (Scope, error) {
 	v := e.active.Load()
+	key := scopeKey(&subj, tokenOrg, action)
+	if sc, ok := v.scopes.get(key); ok {
+		return sc, nil
+	}
 	obj, err := eval(ctx, &v.scope, scopeInput(&subj, tokenOrg, action))
 	if err != nil {
 		return Scope{}, err
 	}
-	return parseScope(obj)
+	sc, err := parseScope(obj)
+	if err != nil {
+		return Scope{}, err
+	}
+	v.scopes.put(key, sc)
+	return sc, nil
 }
 
 // Reload re-reads the policy directory, compiles it, runs its Rego tests and,

@@ -335,10 +335,11 @@ func build(ctx context.Context, src *source) (*version, error) {
 		).PrepareForEval(ctx)
 	}
 	v := &version{
-		hash:  src.hash,
-		id:    src.hash[:12],
-		tests: tests,
-		cache: newDecisionCache(),
+		hash:   src.hash,
+		id:     src.hash[:12],
+		tests:  tests,
+		cache:  newDecisionCache(),
+		scopes: &scopeCache{m: map[string]Scope{}},
 	}
 	if v.decision, err = prepare(decisionRef); err != nil {
 		return nil, fmt.Errorf("policy: prepare %s: %w", decisionRef, err)

@@ -109,6 +109,16 @@ func TestHotReload(t *testing.T) {
 		t.Fatal("viewer may invite before the change")
 	}
 	v0 := w.e.Version()
+	scope := func() int {
+		sc, err := w.e.ListScope(context.Background(), w.viewer.Subject, "", "members.invite")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(sc.Orgs)
+	}
+	if scope() != 0 {
+		t.Fatal("viewer's invite scope is not empty before the change")
+	}
 	oldCache := w.e.active.Load().cache
 	if oldCache.len() == 0 {
 		t.Fatal("decision was not cached")
@@ -124,6 +134,9 @@ func TestHotReload(t *testing.T) {
 	}
 	if w.e.active.Load().cache == oldCache {
 		t.Fatal("the decision cache survived the swap")
+	}
+	if scope() == 0 {
+		t.Fatal("the cached list scope survived the swap")
 	}
 	if got := counterValue(t, w.reg, "orgraph_policy_reloads_total"); got < 1 {
 		t.Fatalf("reloads_total = %v", got)

@@ -46,7 +46,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				in.Grant(role+"-x", rootA, role)
 			}
 			type target struct {
-				name, id string
+				name, id               string
 				ownTenant, fullCeiling bool
 			}
 			targets := []target{

@@ -349,6 +349,35 @@ func TestSlashIDHealthcarePools(t *testing.T) {
 			if r := in.Do(derm, `query($id: ID!) { node(id: $id) { ... on Handle { value } } }`, map[string]any{"id": emailHandle}); r.Code() != "NOT_FOUND" && testutil.Get(r.Data, "node") != nil {
 				t.Fatalf("PuraDerm's admin reads a TrueSight-only handle: %s", r.Raw)
 			}
+			// a person listed through Group.members(organizationId) shows that org's handles,
+			// also when the group itself is reached through another org
+			in.MustDo(derm, qAddMember, map[string]any{"org": puraDerm, "g": "patients", "p": blake})
+			d = in.MustDo(alice, `query($ts: ID!, $pd: ID!) { organization(id: $ts) { groups(where: {name: "patients"}) { edges { node { id
+				members(organizationId: $pd) { edges { node { id handles { value } } } } } } } } }`, map[string]any{"ts": trueSight, "pd": puraDerm})
+			var patientsGroup string
+			sawBlake := false
+			for _, g := range testutil.Get(d, "organization", "groups", "edges").([]any) {
+				patientsGroup = testutil.Str(g, "node", "id")
+				for _, e := range testutil.Get(g, "node", "members", "edges").([]any) {
+					if testutil.Str(e, "node", "id") == blake {
+						sawBlake = true
+						if hs := testutil.Get(e, "node", "handles").([]any); len(hs) != 1 || testutil.Str(hs[0], "value") != "+16502530000" {
+							t.Fatalf("Blake listed through PuraDerm shows %v", hs)
+						}
+					}
+				}
+			}
+			if !sawBlake {
+				t.Fatalf("Blake is not among PuraDerm's patients: %v", d)
+			}
+			d = in.MustDo(derm, `query($g: ID!, $pd: ID!) { node(id: $g) { ... on Group { name members(organizationId: $pd) { totalCount edges { node { id handles { value } } } } } } }`, map[string]any{"g": patientsGroup, "pd": puraDerm})
+			if testutil.Get(d, "node", "members", "totalCount") != float64(2) {
+				t.Fatalf("PuraDerm patients through node(): %v", d)
+			}
+			wantCode(t, "group members through an unreadable org", in.Do(derm, `query($g: ID!, $ts: ID!) { node(id: $g) { ... on Group { members(organizationId: $ts) { totalCount } } } }`, map[string]any{"g": patientsGroup, "ts": trueSight}), "NOT_FOUND")
+			wantCode(t, "person fields without an org", in.Do(alice, `query($p: ID!) { node(id: $p) { ... on Person { handles { value } } } }`, map[string]any{"p": blake}), "BAD_USER_INPUT")
+			in.MustDo(derm, qRemMember, map[string]any{"org": puraDerm, "g": "patients", "p": blake})
+
 			// a handle of another person of the pool cannot be added
 			wantCode(t, "handle of another person", in.Do(alice, qAddHandle, map[string]any{"org": trueSight, "p": blake, "h": emailH("m.green@truesight.com")}), "CONFLICT")
 			// handles of two different persons in one createPerson

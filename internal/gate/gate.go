@@ -85,7 +85,9 @@ func requestOf(ctx context.Context) *request {
 }
 
 // subject builds the policy subject with all of the caller's memberships.
-func (g *Gate) subject(ctx context.Context) (policy.Subject, error) { return g.subjectWith(ctx, g.client) }
+func (g *Gate) subject(ctx context.Context) (policy.Subject, error) {
+	return g.subjectWith(ctx, g.client)
+}
 
 // subjectWith loads the subject through client: inside a transaction that must
 // be the transaction's client, or a full connection pool deadlocks.

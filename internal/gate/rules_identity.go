@@ -76,8 +76,13 @@ func ListingOrg(ctx context.Context) (uuid.UUID, bool) {
 		if o, ok := deref(fc.Result).(*ent.Organization); ok && o != nil {
 			return o.ID, true
 		}
-		if id, ok := fc.Args["organizationId"].(uuid.UUID); ok {
+		switch id := fc.Args["organizationId"].(type) {
+		case uuid.UUID:
 			return id, true
+		case *uuid.UUID:
+			if id != nil {
+				return *id, true
+			}
 		}
 	}
 	return uuid.Nil, false

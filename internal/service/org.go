@@ -14,8 +14,8 @@ import (
 
 	"github.com/orgraph/orgraph/ent"
 	"github.com/orgraph/orgraph/ent/membership"
-	"github.com/orgraph/orgraph/ent/orgdomain"
 	"github.com/orgraph/orgraph/ent/organization"
+	"github.com/orgraph/orgraph/ent/orgdomain"
 	"github.com/orgraph/orgraph/ent/schema"
 	"github.com/orgraph/orgraph/ent/schema/types"
 	"github.com/orgraph/orgraph/ent/slugreservation"

@@ -203,6 +203,22 @@ func TestScratchPlans(t *testing.T) {
 		}
 		fmt.Println(be, "EXISTS variant per statement:", time.Since(t0)/20, "same result:", n1 == n2, n1)
 		if be == testutil.Postgres {
+			for _, mode := range []string{"auto", "force_custom_plan", "force_generic_plan"} {
+				conn, _ := w.in.Store.DB.Conn(context.Background())
+				conn.ExecContext(context.Background(), "SET plan_cache_mode = "+mode)
+				for _, qq := range []string{q, q2} {
+					t0 := time.Now()
+					for range 20 {
+						rows, _ := conn.QueryContext(context.Background(), qq, args...)
+						for rows.Next() {
+						}
+						rows.Close()
+					}
+					fmt.Println("pgmode", mode, qq[100:150], time.Since(t0)/20)
+				}
+				conn.ExecContext(context.Background(), "RESET plan_cache_mode")
+				conn.Close()
+			}
 			rows, _ := w.in.Store.DB.Query("EXPLAIN (ANALYZE, COSTS OFF) "+q2, args...)
 			for rows.Next() {
 				var l string

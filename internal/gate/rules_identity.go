@@ -126,7 +126,7 @@ func (g *Gate) CheckDelegation(ctx context.Context, client *ent.Client, role str
 	if !ok {
 		return apperr.New(apperr.Forbidden, "the policy engine cannot list actions: role %s cannot be delegated", role)
 	}
-	caller, err := g.subject(ctx)
+	caller, err := g.subjectWith(ctx, client) // inside the transaction: its client
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/orgraph/orgraph/ent/organization"
 	"github.com/orgraph/orgraph/internal/apperr"
 	"github.com/orgraph/orgraph/internal/auth"
+	"github.com/orgraph/orgraph/policy"
 )
 
 // Public marks a field that exposes no org data of its own (its parent was
@@ -153,13 +154,22 @@ func (g *Gate) Middleware(ctx context.Context, next graphql.Resolver) (any, erro
 		return nil, err
 	}
 	if !d.Allowed {
-		msg := "not allowed: " + action
-		if len(d.Reasons) > 0 {
-			msg = d.Reasons[0].Message
-		}
-		return nil, &apperr.Error{Code: apperr.Forbidden, Message: msg}
+		return nil, forbidden(action, d)
 	}
 	return next(ctx)
+}
+
+// forbidden turns a denial into FORBIDDEN carrying the policy's reasons.
+func forbidden(action string, d policy.Decision) *apperr.Error {
+	msg := "not allowed: " + action
+	reasons := make([]map[string]any, len(d.Reasons))
+	for i, r := range d.Reasons {
+		reasons[i] = map[string]any{"rule": r.Rule, "permission": r.Permission, "message": r.Message}
+		if i == 0 {
+			msg = r.Message
+		}
+	}
+	return &apperr.Error{Code: apperr.Forbidden, Message: msg, Extra: map[string]any{"reasons": reasons}}
 }
 
 // checkAccountField: an account shows its alias and display name to whoever can

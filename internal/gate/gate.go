@@ -199,19 +199,14 @@ func (g *Gate) Authorize(ctx context.Context, client *ent.Client, action string,
 	if d.Allowed {
 		return nil
 	}
-	reasons := make([]map[string]any, len(d.Reasons))
-	msg := "not allowed: " + action
-	for i, r := range d.Reasons {
-		reasons[i] = map[string]any{"rule": r.Rule, "permission": r.Permission, "message": r.Message}
-		if i == 0 {
-			msg = r.Message
-		}
-	}
-	denial := &apperr.Denial{Action: action, OrgID: t.Org.ID.String(), ResourceType: t.Type, ResourceID: t.ID, Reasons: reasons}
+	refusal := forbidden(action, d)
+	denial := &apperr.Denial{Action: action, OrgID: t.Org.ID.String(), ResourceType: t.Type, ResourceID: t.ID,
+		Reasons: refusal.Extra["reasons"].([]map[string]any)}
 	if visible, _ := g.Decide(ctx, "organization.read", t.Org); !visible.Allowed {
 		return &apperr.Error{Code: apperr.NotFound, Message: t.Type + " not found", Denial: denial}
 	}
-	return &apperr.Error{Code: apperr.Forbidden, Message: msg, Extra: map[string]any{"reasons": reasons}, Denial: denial}
+	refusal.Denial = denial
+	return refusal
 }
 
 // fillOwners sets the owner facts used by the sole-owner rule: the nearest org on

@@ -109,11 +109,7 @@ func (g *Gate) DecideIn(ctx context.Context, action string, orgID uuid.UUID) (*e
 		return nil, err
 	}
 	if !d.Allowed {
-		msg := "not allowed: " + action
-		if len(d.Reasons) > 0 {
-			msg = d.Reasons[0].Message
-		}
-		return nil, apperr.New(apperr.Forbidden, "%s", msg)
+		return nil, forbidden(action, d)
 	}
 	return org, nil
 }

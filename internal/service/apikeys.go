@@ -46,11 +46,11 @@ func (s *Service) CreateAPIKey(ctx context.Context, orgID uuid.UUID, name, role 
 		if err != nil {
 			return err
 		}
-		if err := s.authorize(ctx, tx, "apikey.create", inOrg(org)); err != nil {
+		if err := s.authorize(ctx, tx, "apikey.create", orgTarget(org)); err != nil {
 			return err
 		}
 		if d, ok := s.gate.(Delegator); ok {
-			if err := d.CheckDelegation(ctx, tx.Client(), role, inOrg(org)); err != nil {
+			if err := d.CheckDelegation(ctx, tx.Client(), role, orgTarget(org)); err != nil {
 				return err
 			}
 		}

@@ -89,14 +89,8 @@ func (s *Service) CreateSector(ctx context.Context, orgID uuid.UUID, name string
 	}
 	var sec *ent.Sector
 	err = s.inTx(ctx, func(tx *ent.Tx) error {
-		org, err := s.lockOrg(ctx, tx, orgID)
+		org, err := s.writableOrg(ctx, tx, orgID, "sector.create")
 		if err != nil {
-			return err
-		}
-		if err := s.authorize(ctx, tx, "sector.create", inOrg(org)); err != nil {
-			return err
-		}
-		if err := frozen(org); err != nil {
 			return err
 		}
 		sec, err = s.newSector(ctx, tx, org, n)
@@ -129,11 +123,11 @@ func (s *Service) CreateApplication(ctx context.Context, in CreateAppInput) (*en
 		if err != nil {
 			return err
 		}
-		if err := s.authorize(ctx, tx, "application.create", inOrg(org)); err != nil {
+		if err := s.authorize(ctx, tx, "application.create", orgTarget(org)); err != nil {
 			return err
 		}
 		if in.SectorID == nil {
-			if err := s.authorize(ctx, tx, "sector.create", inOrg(org)); err != nil {
+			if err := s.authorize(ctx, tx, "sector.create", orgTarget(org)); err != nil {
 				return err
 			}
 		}

@@ -52,11 +52,6 @@ func cleanGroupName(name string) (string, error) {
 	return n, nil
 }
 
-// inOrg is the target of a create: the org the new resource goes into.
-func inOrg(org *ent.Organization) Target {
-	return Target{Type: "organization", ID: org.ID.String(), Org: org, Status: string(org.Status)}
-}
-
 // lockPersonPool serializes person writes of orgs sharing a pool (PostgreSQL;
 // SQLite's immediate transactions already serialize writers), so two orgs
 // registering the same new handle at once end up with one person.
@@ -171,11 +166,11 @@ func (s *Service) CreatePerson(ctx context.Context, orgID uuid.UUID, handles []H
 		if err != nil {
 			return err
 		}
-		if err := s.authorize(ctx, tx, "person.create", inOrg(org)); err != nil {
+		if err := s.authorize(ctx, tx, "person.create", orgTarget(org)); err != nil {
 			return err
 		}
 		if len(names) > 0 {
-			if err := s.authorize(ctx, tx, "group.update", inOrg(org)); err != nil {
+			if err := s.authorize(ctx, tx, "group.update", orgTarget(org)); err != nil {
 				return err
 			}
 		}
@@ -344,14 +339,8 @@ func (s *Service) CreateGroup(ctx context.Context, orgID uuid.UUID, name string)
 	}
 	var g *ent.Group
 	err = s.inTx(ctx, func(tx *ent.Tx) error {
-		org, err := s.lockOrg(ctx, tx, orgID)
+		org, err := s.writableOrg(ctx, tx, orgID, "group.create")
 		if err != nil {
-			return err
-		}
-		if err := s.authorize(ctx, tx, "group.create", inOrg(org)); err != nil {
-			return err
-		}
-		if err := frozen(org); err != nil {
 			return err
 		}
 		if err := s.lockGroupPool(ctx, tx, org.GroupPoolID); err != nil {
@@ -393,14 +382,8 @@ func (s *Service) changeGroupMember(ctx context.Context, orgID uuid.UUID, groupN
 	}
 	var g *ent.Group
 	err = s.inTx(ctx, func(tx *ent.Tx) error {
-		org, err := s.lockOrg(ctx, tx, orgID)
+		org, err := s.writableOrg(ctx, tx, orgID, "group.update")
 		if err != nil {
-			return err
-		}
-		if err := s.authorize(ctx, tx, "group.update", inOrg(org)); err != nil {
-			return err
-		}
-		if err := frozen(org); err != nil {
 			return err
 		}
 		if g, err = poolGroup(ctx, tx, org, n); err != nil {

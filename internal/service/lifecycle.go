@@ -46,14 +46,8 @@ func (s *Service) InviteMember(ctx context.Context, orgID uuid.UUID, alias, role
 	}
 	var inv *ent.Invitation
 	err := s.inTx(ctx, func(tx *ent.Tx) error {
-		org, err := s.lockOrg(ctx, tx, orgID)
+		org, err := s.writableOrg(ctx, tx, orgID, "members.invite")
 		if err != nil {
-			return err
-		}
-		if err := s.authorize(ctx, tx, "members.invite", orgTarget(org)); err != nil {
-			return err
-		}
-		if err := frozen(org); err != nil {
 			return err
 		}
 		invitee, err := tx.Account.Query().Where(account.Alias(alias), account.DeletedAtIsNil()).Only(ctx)
@@ -256,14 +250,8 @@ func (s *Service) ChangeMemberRole(ctx context.Context, orgID uuid.UUID, alias, 
 	}
 	var m *ent.Membership
 	err := s.inTx(ctx, func(tx *ent.Tx) error {
-		org, err := s.lockOrg(ctx, tx, orgID)
+		org, err := s.writableOrg(ctx, tx, orgID, "members.change_role")
 		if err != nil {
-			return err
-		}
-		if err := s.authorize(ctx, tx, "members.change_role", orgTarget(org)); err != nil {
-			return err
-		}
-		if err := frozen(org); err != nil {
 			return err
 		}
 		if m, err = memberOf(ctx, tx, org, alias); err != nil {

@@ -158,6 +158,22 @@ func (s *Service) lockOrg(ctx context.Context, tx *ent.Tx, id uuid.UUID) (*ent.O
 	return org, err
 }
 
+// writableOrg locks an org for a write: the policy must allow action on it and
+// the org must not be frozen.
+func (s *Service) writableOrg(ctx context.Context, tx *ent.Tx, id uuid.UUID, action string) (*ent.Organization, error) {
+	org, err := s.lockOrg(ctx, tx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, tx, action, orgTarget(org)); err != nil {
+		return nil, err
+	}
+	if err := frozen(org); err != nil {
+		return nil, err
+	}
+	return org, nil
+}
+
 // frozen refuses writes in a retired org.
 func frozen(org *ent.Organization) error {
 	if org.Status == organization.StatusRETIRED {

@@ -41,9 +41,14 @@ const AuthorizeQuery = `query Check($id: ID!) {
   authorize(action: "organization.read", resource: $id) { allowed reasons { rule } }
 }`
 
-// RootQuery finds a root org the caller can read (the load generator uses it
-// to pick the tree to query).
-const RootQuery = `query Root { organizations(first: 1, where: {parentIDIsNil: true}) { edges { node { id } } } }`
+// RootQuery finds the oldest root org the caller can read; the load generator
+// queries its tree. `orgraph seed` writes whole trees first and only its last
+// tree may be partial, so the oldest root heads a complete tree.
+const RootQuery = `query Root {
+  organizations(first: 1, where: {parentIDIsNil: true}, orderBy: [{field: CREATED_AT, direction: ASC}]) {
+    edges { node { id } }
+  }
+}`
 
 // Queries are the operations cmd/orgraph-load knows by name.
 var Queries = map[string]string{

@@ -47,5 +47,11 @@ func (c *seedCmd) Run() error {
 		fmt.Fprintf(os.Stderr, "\rseeded %d/%d orgs (%.0f/s)", written, c.Orgs, float64(written)/time.Since(start).Seconds())
 	}
 	fmt.Fprintln(os.Stderr)
+	if a.Store.IsPostgres() {
+		// Fresh statistics, so the planner sees the new tree sizes at once.
+		if _, err := a.Store.DB.ExecContext(ctx, "ANALYZE"); err != nil {
+			return fmt.Errorf("analyze: %w", err)
+		}
+	}
 	return nil
 }

@@ -2,7 +2,9 @@ package gate
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 
 	"entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
@@ -179,7 +181,11 @@ func (g *Gate) filter(ctx context.Context, action string, where func(func(*sql.S
 	if err != nil {
 		return err
 	}
-	where(func(s *sql.Selector) { s.Where(scopePredicate(s, scope, column)) })
+	sh, err := g.scopeShape(ctx, scope)
+	if err != nil {
+		return err
+	}
+	where(func(s *sql.Selector) { s.Where(scopePredicate(s, scope, sh, column)) })
 	return nil
 }
 
@@ -192,15 +198,84 @@ func (g *Gate) filterOr(ctx context.Context, action, orgColumn, selfColumn strin
 	if err != nil {
 		return err
 	}
+	sh, err := g.scopeShape(ctx, scope)
+	if err != nil {
+		return err
+	}
 	self := selfID(ctx)
 	where(func(s *sql.Selector) {
-		s.Where(sql.Or(sql.EQ(s.C(selfColumn), self), scopePredicate(s, scope, orgColumn)))
+		s.Where(sql.Or(sql.EQ(s.C(selfColumn), self), scopePredicate(s, scope, sh, orgColumn)))
 	})
 	return nil
 }
 
+// probeAbove is the subtree size from which a scope is probed per row
+// (correlated EXISTS on the closure index) instead of being materialized once
+// (IN over the subtree): a small subtree is cheapest as a list, a large one
+// would be rebuilt by every statement of a request whatever rows it returns.
+const probeAbove = 1000
+
+// shape tells how to render a scope: per grant kind, whether to probe.
+type shape struct{ probeSubtrees, probeWithin bool }
+
+// scopeShape measures the scope's subtrees (capped) once per request.
+func (g *Gate) scopeShape(ctx context.Context, scope policy.Scope) (shape, error) {
+	var sh shape
+	var subtrees []uuid.UUID
+	for _, gr := range scope.Orgs {
+		if id, err := uuid.Parse(gr.Org); err == nil && gr.Subtree {
+			subtrees = append(subtrees, id)
+		}
+	}
+	var err error
+	if !scope.All && len(subtrees) > 0 {
+		if sh.probeSubtrees, err = g.subtreeLarge(ctx, subtrees); err != nil {
+			return sh, err
+		}
+	}
+	if within, perr := uuid.Parse(scope.Within); perr == nil {
+		if sh.probeWithin, err = g.subtreeLarge(ctx, []uuid.UUID{within}); err != nil {
+			return sh, err
+		}
+	}
+	return sh, nil
+}
+
+// subtreeLarge tells whether the subtrees of roots hold more than probeAbove orgs (memoized per request).
+func (g *Gate) subtreeLarge(ctx context.Context, roots []uuid.UUID) (bool, error) {
+	slices.SortFunc(roots, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
+	key := fmt.Sprint(roots)
+	r := requestOf(ctx)
+	r.mu.Lock()
+	large, ok := r.large[key]
+	r.mu.Unlock()
+	if ok {
+		return large, nil
+	}
+	ids, err := g.client.OrgClosure.Query().Where(orgclosure.AncestorIDIn(roots...)).Limit(probeAbove + 1).IDs(System(ctx))
+	if err != nil {
+		return false, err
+	}
+	large = len(ids) > probeAbove
+	r.mu.Lock()
+	r.large[key] = large
+	r.mu.Unlock()
+	return large, nil
+}
+
+// inSubtrees is "col is one of roots or below them", as a list or as a probe.
+func inSubtrees(s *sql.Selector, col string, roots []any, probe bool) *sql.Predicate {
+	if !probe {
+		return sql.In(col, sql.Dialect(s.Dialect()).Select(orgclosure.FieldDescendantID).From(sql.Table(orgclosure.Table)).
+			Where(sql.In(orgclosure.FieldAncestorID, roots...)))
+	}
+	c := sql.Table(orgclosure.Table).As("scope_closure")
+	return sql.Exists(sql.Dialect(s.Dialect()).Select(c.C(orgclosure.FieldAncestorID)).From(c).
+		Where(sql.And(sql.ColumnsEQ(c.C(orgclosure.FieldDescendantID), col), sql.In(c.C(orgclosure.FieldAncestorID), roots...))))
+}
+
 // scopePredicate turns a policy scope into SQL on an org id column.
-func scopePredicate(s *sql.Selector, scope policy.Scope, column string) *sql.Predicate {
+func scopePredicate(s *sql.Selector, scope policy.Scope, sh shape, column string) *sql.Predicate {
 	col := s.C(column)
 	var preds []*sql.Predicate
 	if !scope.All {
@@ -218,8 +293,7 @@ func scopePredicate(s *sql.Selector, scope policy.Scope, column string) *sql.Pre
 		}
 		var any []*sql.Predicate
 		if len(subtrees) > 0 {
-			any = append(any, sql.In(col, sql.Select(orgclosure.FieldDescendantID).From(sql.Table(orgclosure.Table)).
-				Where(sql.In(orgclosure.FieldAncestorID, subtrees...))))
+			any = append(any, inSubtrees(s, col, subtrees, sh.probeSubtrees))
 		}
 		if len(exact) > 0 {
 			any = append(any, sql.In(col, exact...))
@@ -234,8 +308,7 @@ func scopePredicate(s *sql.Selector, scope policy.Scope, column string) *sql.Pre
 		if err != nil {
 			return sql.False()
 		}
-		preds = append(preds, sql.In(col, sql.Select(orgclosure.FieldDescendantID).From(sql.Table(orgclosure.Table)).
-			Where(sql.EQ(orgclosure.FieldAncestorID, within))))
+		preds = append(preds, inSubtrees(s, col, []any{within}, sh.probeWithin))
 	}
 	if len(preds) == 0 {
 		return sql.P(func(b *sql.Builder) { b.WriteString("1 = 1") })

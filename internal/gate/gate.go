@@ -57,6 +57,7 @@ type request struct {
 	scopes      map[string]policy.Scope
 	orgs        map[uuid.UUID]*ent.Organization
 	batches     map[uuid.UUID][]uuid.UUID
+	large       map[string]bool // subtree sizes, see scopeShape
 }
 
 type memoKey struct {
@@ -73,13 +74,14 @@ func WithRequest(ctx context.Context) context.Context {
 		scopes:    map[string]policy.Scope{},
 		orgs:      map[uuid.UUID]*ent.Organization{},
 		batches:   map[uuid.UUID][]uuid.UUID{},
+		large:     map[string]bool{},
 	})
 }
 
 func requestOf(ctx context.Context) *request {
 	r, _ := ctx.Value(requestKey{}).(*request)
 	if r == nil {
-		r = &request{decisions: map[memoKey]policy.Decision{}, scopes: map[string]policy.Scope{}, orgs: map[uuid.UUID]*ent.Organization{}, batches: map[uuid.UUID][]uuid.UUID{}}
+		r = &request{decisions: map[memoKey]policy.Decision{}, scopes: map[string]policy.Scope{}, orgs: map[uuid.UUID]*ent.Organization{}, batches: map[uuid.UUID][]uuid.UUID{}, large: map[string]bool{}}
 	}
 	return r
 }

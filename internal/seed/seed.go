@@ -37,7 +37,7 @@ func Tree(ctx context.Context, client *ent.Client, owner *ent.Account, name stri
 	}
 	tenant := name
 	suffix := uuid.NewString()[:8]
-	queue := []node{{id: uuid.New()}}
+	queue := []node{{id: uuid.New(), ancestry: []uuid.UUID{}}}
 	var orgs []*ent.OrganizationCreate
 	var links []*ent.OrgClosureCreate
 	var slugs []*ent.SlugReservationCreate

@@ -2,7 +2,7 @@ GO ?= go
 PKGS := ./...
 TEST_FLAGS ?= -count=1 -timeout 30m
 
-.PHONY: run build generate check-generate vet policy-fmt policy-check policy-test test ci bench clean
+.PHONY: run build generate check-generate migration migration-hash vet policy-fmt policy-check policy-test test ci bench clean
 
 ## run: start the service on the embedded SQLite database (no setup needed)
 run:
@@ -20,6 +20,19 @@ generate:
 check-generate: generate
 	@git diff --exit-code -- ent graph gqlgen.yml go.mod go.sum || (echo "generated code is stale: run make generate" && exit 1)
 	@test -z "$$(git status --porcelain -- ent graph)" || (git status --porcelain -- ent graph && echo "untracked generated files" && exit 1)
+
+## migration: after a change to ent/schema, regenerate ent and write the next versioned
+## PostgreSQL migration (ent/migrate/migrations, with atlas.sum) from the difference, e.g.
+## `make migration NAME=add_org_labels`; it uses a scratch database on $$ORGRAPH_TEST_PG
+## (default postgres://postgres@127.0.0.1:5432/postgres), created and dropped
+migration:
+	@test -n "$(NAME)" || { echo "usage: make migration NAME=add_something"; exit 1; }
+	$(MAKE) generate
+	$(GO) run ./ent/migrate/gen $(NAME)
+
+## migration-hash: rewrite ent/migrate/migrations/atlas.sum after editing a new migration by hand
+migration-hash:
+	$(GO) run ./ent/migrate/gen -hash
 
 vet:
 	$(GO) vet $(PKGS)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -86,7 +87,10 @@ func (c *serveCmd) Run(logger *slog.Logger) error {
 	return nil
 }
 
-type migrateCmd struct{ dbFlag }
+type migrateCmd struct {
+	dbFlag
+	Baseline string `help:"PostgreSQL created before versioned migrations: mark the migrations up to this version as applied without running them."`
+}
 
 func (c *migrateCmd) Run() error {
 	st, err := store.Open(store.ResolveURL(c.DB))
@@ -94,11 +98,32 @@ func (c *migrateCmd) Run() error {
 		return err
 	}
 	defer st.Close()
-	if err := st.Migrate(context.Background()); err != nil {
-		return err
+	rep, err := st.ApplyMigrations(context.Background(), store.MigrateOptions{Baseline: c.Baseline})
+	if rep != nil {
+		printMigrationReport(os.Stdout, rep, err == nil)
 	}
-	fmt.Println("schema is up to date")
-	return nil
+	return err
+}
+
+// printMigrationReport tells what `orgraph migrate` did; done is false when it failed.
+func printMigrationReport(w io.Writer, rep *store.MigrationReport, done bool) {
+	if !rep.Versioned {
+		fmt.Fprintln(w, "schema is up to date (SQLite, auto-migration)")
+		return
+	}
+	if rep.Baseline != "" {
+		fmt.Fprintf(w, "baseline: marked the migrations up to %s as applied\n", rep.Baseline)
+	}
+	for _, m := range rep.Applied {
+		fmt.Fprintf(w, "applied %s_%s (%d statements, %s)\n", m.Version, m.Description, m.Statements, m.Took.Round(time.Millisecond))
+	}
+	switch {
+	case !done:
+	case len(rep.Applied) == 0:
+		fmt.Fprintf(w, "schema is up to date at version %s (nothing to apply)\n", rep.To)
+	default:
+		fmt.Fprintf(w, "schema is up to date at version %s (%s applied)\n", rep.To, plural(len(rep.Applied), "migration"))
+	}
 }
 
 type accountCreateCmd struct {
@@ -168,7 +193,7 @@ func (c *policyTestCmd) Run() error {
 
 type cli struct {
 	Serve   serveCmd   `cmd:"" help:"Run the GraphQL server."`
-	Migrate migrateCmd `cmd:"" help:"Apply the database schema."`
+	Migrate migrateCmd `cmd:"" help:"Bring the database schema up to date (PostgreSQL: apply pending versioned migrations)."`
 	Account struct {
 		Create accountCreateCmd `cmd:"" help:"Create an account; prints its id."`
 	} `cmd:"" help:"Manage accounts."`
@@ -198,6 +223,13 @@ func openApp(ctx context.Context, db string) (*app.App, error) {
 	cfg.Migrate = !isPostgres(cfg.DB)
 	cfg.Logger = slog.Default()
 	return app.New(ctx, cfg)
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func isPostgres(url string) bool {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/orgraph/orgraph/internal/apperr"
 	"github.com/orgraph/orgraph/internal/gate"
+	"github.com/orgraph/orgraph/internal/testutil"
 )
 
 // capture runs fn with stdout redirected and returns what it printed.
@@ -86,5 +87,37 @@ func TestPolicyTestCommand(t *testing.T) {
 	}
 	if _, err := capture(t, (&policyTestCmd{PolicyDir: t.TempDir(), MinCoverage: 90}).Run); err == nil {
 		t.Fatal("an empty policy dir passed its tests")
+	}
+}
+
+// `orgraph migrate` on PostgreSQL applies the versioned migrations and says so,
+// then finds nothing to apply; the other commands refuse an unmigrated database.
+func TestMigrateCommandPostgres(t *testing.T) {
+	db := testutil.DatabaseURL(t, testutil.Postgres)
+	if _, err := capture(t, (&accountCreateCmd{dbFlag: dbFlag{DB: db}, Alias: "alice"}).Run); err == nil ||
+		!strings.Contains(err.Error(), "orgraph migrate") {
+		t.Fatalf("account create before migrate: %v", err)
+	}
+	out, err := capture(t, (&migrateCmd{dbFlag: dbFlag{DB: db}}).Run)
+	if err != nil || !strings.Contains(out, "applied ") || !strings.Contains(out, "_init (") ||
+		!strings.Contains(out, "schema is up to date at version") {
+		t.Fatalf("first migrate: %v\n%s", err, out)
+	}
+	out, err = capture(t, (&migrateCmd{dbFlag: dbFlag{DB: db}}).Run)
+	if err != nil || strings.Contains(out, "applied ") || !strings.Contains(out, "nothing to apply") {
+		t.Fatalf("second migrate: %v\n%s", err, out)
+	}
+	if id, err := capture(t, (&accountCreateCmd{dbFlag: dbFlag{DB: db}, Alias: "alice"}).Run); err != nil || len(id) != 36 {
+		t.Fatalf("account create after migrate: %q, %v", id, err)
+	}
+}
+
+func TestMigrateCommandSQLite(t *testing.T) {
+	db := t.TempDir() + "/m.db"
+	for range 2 {
+		out, err := capture(t, (&migrateCmd{dbFlag: dbFlag{DB: db}}).Run)
+		if err != nil || out != "schema is up to date (SQLite, auto-migration)" {
+			t.Fatalf("migrate: %v\n%s", err, out)
+		}
 	}
 }

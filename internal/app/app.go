@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -79,6 +80,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 			st.Close()
 			return nil, err
 		}
+	} else if err := checkSchema(ctx, st); err != nil {
+		st.Close()
+		return nil, err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -112,4 +116,18 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Introspection: cfg.Introspection,
 	})
 	return &App{Store: st, Engine: eng, Gate: g, Service: svc, Auth: au, Handler: h, Registry: reg}, nil
+}
+
+// checkSchema refuses a PostgreSQL database that `orgraph migrate` has not
+// brought up to this binary's versioned migrations.
+func checkSchema(ctx context.Context, st *store.Store) error {
+	pending, err := st.PendingMigrations(ctx)
+	switch {
+	case err != nil:
+		return fmt.Errorf("check the database schema: %w", err)
+	case len(pending) > 0:
+		return fmt.Errorf("the database schema is not up to date (pending migrations: %s); run `orgraph migrate`",
+			strings.Join(pending, ", "))
+	}
+	return nil
 }

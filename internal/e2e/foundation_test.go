@@ -110,6 +110,9 @@ func TestOrganizationTree(t *testing.T) {
 
 			// update
 			u := in.MustDo(alice, `mutation($id: ID!) { updateOrganization(id: $id, input: {name: "Acme Inc", settings: {theme: "dark", n: 3}, domains: ["Acme.COM"]}) { name settings domains } }`, map[string]any{"id": ids[0]})
+			if tenant := testutil.Str(in.MustDo(alice, `query($id: ID!) { organization(id: $id) { tenant } }`, map[string]any{"id": ids[6]}), "organization", "tenant"); tenant != "Acme Inc" {
+				t.Fatalf("renaming the root left the tree's tenant at %q", tenant)
+			}
 			if testutil.Str(u, "updateOrganization", "name") != "Acme Inc" || testutil.Get(u, "updateOrganization", "settings", "theme") != "dark" || testutil.Str(u, "updateOrganization", "domains", 0) != "acme.com" {
 				t.Fatalf("update = %v", u)
 			}

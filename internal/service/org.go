@@ -15,6 +15,7 @@ import (
 	"github.com/orgraph/orgraph/ent"
 	"github.com/orgraph/orgraph/ent/membership"
 	"github.com/orgraph/orgraph/ent/organization"
+	"github.com/orgraph/orgraph/ent/orgclosure"
 	"github.com/orgraph/orgraph/ent/orgdomain"
 	"github.com/orgraph/orgraph/ent/schema"
 	"github.com/orgraph/orgraph/ent/schema/types"
@@ -343,6 +344,14 @@ func (s *Service) UpdateOrganization(ctx context.Context, id uuid.UUID, in Updat
 				return apperr.New(apperr.BadUserInput, "name must be 1 to 200 characters")
 			}
 			upd.SetName(name)
+			if org.ParentID == nil && name != org.Name {
+				// The tenant is the root's name, shared by the whole tree.
+				if _, err := tx.Organization.Update().Where(organization.HasAncestorLinksWith(orgclosure.AncestorID(org.ID))).
+					SetTenant(name).Save(ctx); err != nil {
+					return err
+				}
+				upd.SetTenant(name)
+			}
 		}
 		if in.Slug != nil && *in.Slug != org.Slug {
 			if err := s.authorize(ctx, tx, "organization.change_slug", target); err != nil {

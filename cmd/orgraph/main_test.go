@@ -4,9 +4,14 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/orgraph/orgraph/internal/apperr"
 	"github.com/orgraph/orgraph/internal/gate"
@@ -119,5 +124,54 @@ func TestMigrateCommandSQLite(t *testing.T) {
 		if err != nil || out != "schema is up to date (SQLite, auto-migration)" {
 			t.Fatalf("migrate: %v\n%s", err, out)
 		}
+	}
+}
+
+// TestServeAndGracefulShutdown runs `orgraph serve` on a fresh embedded
+// database (the README's one command), waits until it is ready, then sends
+// SIGTERM: the server must drain and return cleanly.
+func TestServeAndGracefulShutdown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := &serveCmd{dbFlag: dbFlag{DB: t.TempDir() + "/serve.db"}, Addr: addr, MaxDepth: 64, MaxComplexity: 200000,
+		limitFlags: limitFlags{MaxApplications: 10, MaxSectors: 10, MaxSuborgs: 10, MaxOrgsOwned: 10, InvitationTTL: time.Hour}}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Run(slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		res, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve stopped early: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("serve did not become ready")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v after SIGTERM", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not shut down after SIGTERM")
+	}
+	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
+		t.Fatal("still serving after shutdown")
 	}
 }

@@ -119,7 +119,16 @@ func TestSlugsSettingsDomainsAndSoftDelete(t *testing.T) {
 			if r := in.Do(alice, del, map[string]any{"id": org}); r.Code() != "FORBIDDEN" {
 				t.Fatalf("owner soft-deletes: %s", r.Raw)
 			}
+			appID := testutil.Str(in.MustDo(alice, `mutation($id: ID!) { createApplication(organizationId: $id, name: "web", kind: WEB) { id } }`,
+				map[string]any{"id": kid}), "createApplication", "id")
 			in.MustDo(root, del, map[string]any{"id": org})
+			if r := in.Do(alice, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": appID}); r.Code() != "NOT_FOUND" {
+				t.Fatalf("an application of a soft-deleted org is readable: %s", r.Raw)
+			}
+			mine := in.MustDo(alice, `{ viewer { memberships { totalCount edges { node { organization { slug } } } } } }`, nil)
+			if testutil.Get(mine, "viewer", "memberships", "totalCount") != float64(0) {
+				t.Fatalf("memberships of a soft-deleted org still listed: %v", mine)
+			}
 			for _, id := range []string{org, kid} {
 				if r := in.Do(alice, `query($id: ID!) { organization(id: $id) { id } }`, map[string]any{"id": id}); r.Code() != "NOT_FOUND" {
 					t.Fatalf("soft-deleted org still readable: %s", r.Raw)

@@ -41,6 +41,11 @@ func (g *Gate) installFilters(client *ent.Client) {
 	client.Membership.Intercept(
 		intercept.TraverseMembership(func(ctx context.Context, q *ent.MembershipQuery) error {
 			withColumn(q.SelectedFields(), q.Select, membership.FieldOrganizationID)
+			if !isSystem(ctx) && ctx.Value(requestKey{}) != nil {
+				// One's own memberships are listed even without members.read, but
+				// not those of soft-deleted orgs.
+				q.Where(membership.HasOrganizationWith(organization.DeletedAtIsNil()))
+			}
 			return g.filterOr(ctx, "members.read", membership.FieldOrganizationID, membership.FieldAccountID, func(p func(*sql.Selector)) { q.Where(p) })
 		}))
 	client.Invitation.Intercept(

@@ -545,17 +545,19 @@ func (s *Service) DeleteOrganization(ctx context.Context, id uuid.UUID) error {
 		if err := s.authorize(ctx, tx, "organization.delete", orgTarget(org)); err != nil {
 			return err
 		}
-		subtree, err := tx.OrgClosure.Query().Where(orgclosure.AncestorID(org.ID)).
-			Select(orgclosure.FieldDescendantID).Strings(ctx)
-		if err != nil {
+		var ids []uuid.UUID
+		if err := tx.OrgClosure.Query().Where(orgclosure.AncestorID(org.ID)).
+			Select(orgclosure.FieldDescendantID).Scan(ctx, &ids); err != nil {
 			return err
-		}
-		ids := make([]uuid.UUID, 0, len(subtree))
-		for _, sid := range subtree {
-			ids = append(ids, uuid.MustParse(sid))
 		}
 		if _, err := tx.Organization.Update().Where(organization.IDIn(ids...), organization.DeletedAtIsNil()).
 			SetDeletedAt(s.now()).Save(ctx); err != nil {
+			return err
+		}
+		// The closure is an index, not data: without its rows no subtree grant
+		// reaches the deleted orgs, so their members, applications and the
+		// rest vanish from every filtered read along with them.
+		if _, err := tx.OrgClosure.Delete().Where(orgclosure.DescendantIDIn(ids...)).Exec(ctx); err != nil {
 			return err
 		}
 		if _, err := tx.SlugReservation.Delete().Where(slugreservation.OrganizationIDIn(ids...)).Exec(ctx); err != nil {

@@ -11,8 +11,14 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/google/uuid"
 	"github.com/orgraph/orgraph/ent"
+	"github.com/orgraph/orgraph/ent/invitation"
 	"github.com/orgraph/orgraph/graph/generated"
 )
+
+// Status is the resolver for the status field.
+func (r *invitationResolver) Status(ctx context.Context, obj *ent.Invitation) (invitation.Status, error) {
+	return invitationStatus(obj), nil
+}
 
 // AuditEvents is the resolver for the auditEvents field.
 func (r *organizationResolver) AuditEvents(ctx context.Context, obj *ent.Organization, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []*ent.AuditEventOrder, where *ent.AuditEventWhereInput) (*ent.AuditEventConnection, error) {

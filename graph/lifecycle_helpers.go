@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"time"
 
 	"entgo.io/contrib/entgql"
 	"github.com/google/uuid"
@@ -23,9 +24,26 @@ func done(err error) (bool, error) { return err == nil, err }
 // asks the gate itself.
 func sys(ctx context.Context) context.Context { return gate.System(ctx) }
 
+// invitationStatus is the status as the invitee sees it now: a pending
+// invitation past its expiry is EXPIRED (the row follows on the next write).
+func invitationStatus(inv *ent.Invitation) invitation.Status {
+	if inv.Status == invitation.StatusPENDING && !time.Now().Before(inv.ExpiresAt) {
+		return invitation.StatusEXPIRED
+	}
+	return inv.Status
+}
+
 func (r *Resolver) accountInvitations(ctx context.Context, acc *ent.Account, status *invitation.Status) ([]*ent.Invitation, error) {
 	q := r.Client.Invitation.Query().Where(invitation.InviteeID(acc.ID)).Order(ent.Desc(invitation.FieldCreatedAt))
-	if status != nil {
+	now := time.Now()
+	switch {
+	case status == nil:
+	case *status == invitation.StatusPENDING:
+		q = q.Where(invitation.StatusEQ(invitation.StatusPENDING), invitation.ExpiresAtGT(now))
+	case *status == invitation.StatusEXPIRED:
+		q = q.Where(invitation.Or(invitation.StatusEQ(invitation.StatusEXPIRED),
+			invitation.And(invitation.StatusEQ(invitation.StatusPENDING), invitation.ExpiresAtLTE(now))))
+	default:
 		q = q.Where(invitation.StatusEQ(*status))
 	}
 	return q.All(ctx)

@@ -418,6 +418,8 @@ type GroupResolver interface {
 	Members(ctx context.Context, obj *ent.Group, organizationID *uuid.UUID, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []*ent.PersonOrder, where *ent.PersonWhereInput) (*ent.PersonConnection, error)
 }
 type InvitationResolver interface {
+	Status(ctx context.Context, obj *ent.Invitation) (invitation.Status, error)
+
 	OrganizationName(ctx context.Context, obj *ent.Invitation) (string, error)
 }
 type MutationResolver interface {
@@ -9469,7 +9471,7 @@ func (ec *executionContext) _Invitation_status(ctx context.Context, field graphq
 			return ec.fieldContext_Invitation_status(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Status, nil
+			return ec.Resolvers.Invitation().Status(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v invitation.Status) graphql.Marshaler {
@@ -9480,7 +9482,7 @@ func (ec *executionContext) _Invitation_status(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Invitation_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Invitation", field, false, false, "InvitationStatus")
+	return graphql.NewScalarFieldContext("Invitation", field, true, true, "InvitationStatus")
 }
 
 func (ec *executionContext) _Invitation_expiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.Invitation) (ret graphql.Marshaler) {
@@ -21857,10 +21859,11 @@ func (ec *executionContext) _Invitation(ctx context.Context, sel ast.SelectionSe
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "status":
-			out.Values[i] = ec._Invitation_status(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Invitation_status(ctx, field, obj)
+				})
 		case "expiresAt":
 			out.Values[i] = ec._Invitation_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {

@@ -122,6 +122,11 @@ func TestInvitationExpiry(t *testing.T) {
 	bob := in.Account("bob", false)
 	org := mustCreate(t, in, alice, map[string]any{"name": "Acme"})["id"].(string)
 	inv := testutil.Get(in.MustDo(alice, invite, map[string]any{"org": org, "alias": "bob", "role": "viewer"}), "inviteMember").(map[string]any)
+	// before anyone touches it, it already reads as expired and is not pending
+	early := in.MustDo(bob, `{ pending: viewer { invitations(status: PENDING) { id } } expired: viewer { invitations(status: EXPIRED) { status } } }`, nil)
+	if len(testutil.Get(early, "pending", "invitations").([]any)) != 0 || testutil.Str(early, "expired", "invitations", 0, "status") != "EXPIRED" {
+		t.Fatalf("an expired invitation before acceptance: %v", early)
+	}
 	if r := in.Do(bob, accept, map[string]any{"id": inv["id"]}); r.Code() != "FAILED_PRECONDITION" || !strings.Contains(r.Errors[0].Message, "expired") {
 		t.Fatalf("accept expired: %s", r.Raw)
 	}

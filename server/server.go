@@ -22,6 +22,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/cors"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/orgraph/orgraph/ent"
@@ -45,6 +46,8 @@ type Config struct {
 	MaxComplexity int
 	MaxBodyBytes  int64
 	Introspection bool
+	// CORSOrigins may call the API from a browser ("*" for any); none by default.
+	CORSOrigins []string
 }
 
 type requestIDKey struct{}
@@ -121,7 +124,17 @@ func New(cfg Config) http.Handler {
 		writeJSON(w, status, body)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
-	return cfg.withRequestID(cfg.withBodyLimit(mux))
+	var h http.Handler = mux
+	if len(cfg.CORSOrigins) > 0 {
+		h = cors.New(cors.Options{
+			AllowedOrigins: cfg.CORSOrigins,
+			AllowedMethods: []string{http.MethodGet, http.MethodPost},
+			AllowedHeaders: []string{"Authorization", "Content-Type", "X-Request-Id"},
+			ExposedHeaders: []string{"X-Request-Id"},
+			MaxAge:         600,
+		}).Handler(mux)
+	}
+	return cfg.withRequestID(cfg.withBodyLimit(h))
 }
 
 // withAuth resolves the bearer token; a bad one is HTTP 401, none is anonymous.

@@ -34,6 +34,7 @@ type Config struct {
 	MaxDepth      int
 	MaxComplexity int
 	Introspection bool
+	CORSOrigins   []string
 	Logger        *slog.Logger
 	// DataKey (base64 of 32 bytes) encrypts secrets at rest; "" reads
 	// $ORGRAPH_DATA_KEY, and without it a generated key stored in the database is used.
@@ -113,7 +114,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	h := server.New(server.Config{
 		Resolver: res, Client: st.Client, Auth: au, Gate: g, Ping: st.Ping, PolicyVersion: eng.Version,
 		Logger: cfg.Logger, Registry: reg, MaxDepth: cfg.MaxDepth, MaxComplexity: cfg.MaxComplexity,
-		Introspection: cfg.Introspection,
+		Introspection: cfg.Introspection, CORSOrigins: cfg.CORSOrigins,
 	})
 	return &App{Store: st, Engine: eng, Gate: g, Service: svc, Auth: au, Handler: h, Registry: reg}, nil
 }

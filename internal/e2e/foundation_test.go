@@ -12,6 +12,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/orgraph/orgraph/internal/app"
 	"github.com/orgraph/orgraph/internal/auth"
 	"github.com/orgraph/orgraph/internal/gate"
 	"github.com/orgraph/orgraph/internal/testutil"
@@ -228,5 +229,27 @@ func TestHTTPSurface(t *testing.T) {
 	wide := `{ organizations(first: 1000) { edges { node { children(first: 1000) { edges { node { members(first: 1000) { totalCount } } } } } } } }`
 	if r := in.Do(alice, wide, nil); r.Code() != "QUERY_TOO_COMPLEX" {
 		t.Fatalf("costly query: %s", r.Raw)
+	}
+}
+
+func TestCORS(t *testing.T) {
+	in := testutil.Start(t, testutil.SQLite, func(c *app.Config) { c.CORSOrigins = []string{"https://console.example"} })
+	preflight := func(origin string) string {
+		req, _ := http.NewRequest(http.MethodOptions, in.URL+"/graphql", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "authorization,content-type")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.Header.Get("Access-Control-Allow-Origin")
+	}
+	if got := preflight("https://console.example"); got != "https://console.example" {
+		t.Fatalf("allowed origin preflight: %q", got)
+	}
+	if got := preflight("https://evil.example"); got != "" {
+		t.Fatalf("other origin preflight: %q", got)
 	}
 }

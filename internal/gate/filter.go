@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 
@@ -275,8 +276,15 @@ func inSubtrees(s *sql.Selector, col string, roots []any, probe bool) *sql.Predi
 			Where(sql.In(orgclosure.FieldAncestorID, roots...)))
 	}
 	c := sql.Table(orgclosure.Table).As("scope_closure")
+	ancestor := c.C(orgclosure.FieldAncestorID)
+	if s.Dialect() == dialect.SQLite {
+		// Unary + keeps SQLite off the (ancestor, descendant) index, which it
+		// would otherwise probe once per root for every row: 1 281 roots over a
+		// million orgs took minutes; the descendant index takes seconds.
+		ancestor = "+" + ancestor
+	}
 	return sql.Exists(sql.Dialect(s.Dialect()).Select(c.C(orgclosure.FieldAncestorID)).From(c).
-		Where(sql.And(sql.ColumnsEQ(c.C(orgclosure.FieldDescendantID), col), sql.In(c.C(orgclosure.FieldAncestorID), roots...))))
+		Where(sql.And(sql.ColumnsEQ(c.C(orgclosure.FieldDescendantID), col), sql.In(ancestor, roots...))))
 }
 
 // scopePredicate turns a policy scope into SQL on an org id column.

@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/orgraph/orgraph/internal/app"
+	"github.com/orgraph/orgraph/internal/gate"
 	"github.com/orgraph/orgraph/internal/store"
 	"github.com/orgraph/orgraph/policy"
 )
@@ -67,6 +68,9 @@ func (c *serveCmd) Run(logger *slog.Logger) error {
 	if c.PolicyDir != "" {
 		go a.Engine.Watch(ctx)
 	}
+	go a.Service.SweepInvitations(gate.System(ctx), time.Minute, func(err error) {
+		logger.Error("expire invitations", "err", err)
+	})
 	srv := &http.Server{
 		Addr: c.Addr, Handler: a.Handler,
 		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,

@@ -136,6 +136,21 @@ func TestInvitationExpiry(t *testing.T) {
 	}
 	// an expired invitation does not block a new one
 	in.MustDo(alice, invite, map[string]any{"org": org, "alias": "bob", "role": "viewer"})
+
+	// the sweeper stores the expiry, with its event, so filters on status agree
+	ctx, _ := in.Fixture()
+	if n, err := in.Service.ExpireInvitations(ctx, 100); err != nil || n != 1 {
+		t.Fatalf("expired %d invitations: %v", n, err)
+	}
+	d := in.MustDo(alice, `query($id: ID!) { organization(id: $id) {
+		pending: invitations(where: {status: PENDING}) { totalCount }
+		expired: invitations(where: {status: EXPIRED}) { totalCount }
+		events: auditEvents(where: {action: "invitation.expired"}) { totalCount }
+	} }`, map[string]any{"id": org})
+	if testutil.Get(d, "organization", "pending", "totalCount") != float64(0) || testutil.Get(d, "organization", "expired", "totalCount") != float64(2) ||
+		testutil.Get(d, "organization", "events", "totalCount") != float64(1) {
+		t.Fatalf("after the sweep: %v", d)
+	}
 }
 
 func TestRolesAndLastOwner(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -640,4 +641,53 @@ func callerID(ctx context.Context) *uuid.UUID {
 		return &acc.ID
 	}
 	return nil
+}
+
+// ExpireInvitations marks pending invitations past their expiry as EXPIRED,
+// each with its invitation.expired event, in batches of at most limit. The
+// server runs it periodically so stored statuses (and filters on them) match
+// what reads already show.
+func (s *Service) ExpireInvitations(ctx context.Context, limit int) (int, error) {
+	n := 0
+	err := s.inTx(ctx, func(tx *ent.Tx) error {
+		due, err := tx.Invitation.Query().Where(invitation.StatusEQ(invitation.StatusPENDING),
+			invitation.ExpiresAtLTE(s.now())).Limit(limit).All(ctx)
+		if err != nil {
+			return err
+		}
+		for _, inv := range due {
+			if err := tx.Invitation.UpdateOne(inv).SetStatus(invitation.StatusEXPIRED).Exec(ctx); err != nil {
+				return err
+			}
+			if err := s.audit(ctx, tx, "invitation.expired", &inv.OrganizationID, "invitation", inv.ID.String(),
+				map[string]any{"status": string(invitation.StatusPENDING)}, map[string]any{"status": string(invitation.StatusEXPIRED)}); err != nil {
+				return err
+			}
+		}
+		n = len(due)
+		return nil
+	})
+	return n, err
+}
+
+// SweepInvitations expires due invitations every interval until ctx ends.
+func (s *Service) SweepInvitations(ctx context.Context, interval time.Duration, log func(error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			for {
+				n, err := s.ExpireInvitations(ctx, 500)
+				if err != nil && ctx.Err() == nil {
+					log(err)
+				}
+				if err != nil || n < 500 {
+					break
+				}
+			}
+		}
+	}
 }

@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"golang.org/x/sync/singleflight"
+
 	"context"
 	"errors"
 	"fmt"
@@ -32,6 +34,7 @@ type version struct {
 	capabilities []string
 	cache        *decisionCache
 	scopes       *scopeCache
+	inflight     singleflight.Group
 }
 
 // Engine answers authorization questions with the active policy version. It
@@ -156,14 +159,27 @@ func (e *Engine) decide(ctx context.Context, in *Input, useCache bool) (Decision
 			return d, nil
 		}
 	}
-	d, err := v.evalDecision(ctx, in)
+	if !useCache {
+		d, err := v.evalDecision(ctx, in)
+		if err != nil {
+			return Decision{Allowed: false}, err
+		}
+		return d, nil
+	}
+	// Concurrent misses on one key (a cold cache after a swap) evaluate once.
+	res, err, _ := v.inflight.Do(string(*kp), func() (any, error) {
+		d, err := v.evalDecision(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		v.cache.put(*kp, d)
+		return d, nil
+	})
 	if err != nil {
 		return Decision{Allowed: false}, err
 	}
-	if useCache {
-		v.cache.put(*kp, d)
-		d.Reasons = slices.Clone(d.Reasons)
-	}
+	d := res.(Decision)
+	d.Reasons = slices.Clone(d.Reasons)
 	return d, nil
 }
 

@@ -18,11 +18,13 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/cors"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/orgraph/orgraph/ent"
@@ -75,6 +77,10 @@ func New(cfg Config) http.Handler {
 	srv := handler.New(graph.NewSchema(cfg.Resolver))
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
+	// Parsing is bounded before any limit below runs: a query of more tokens
+	// than any real client sends is refused outright.
+	srv.SetParserTokenLimit(20000)
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -75,6 +76,9 @@ var RequestIDFunc = func(context.Context) string { return "" }
 func Present(ctx context.Context, err error) *gqlerror.Error {
 	var gqlErr *gqlerror.Error
 	if errors.As(err, &gqlErr) && gqlErr.Extensions != nil && gqlErr.Extensions["code"] != nil {
+		if strings.Contains(gqlErr.Message, "token limit") {
+			gqlErr.Extensions["code"] = string(QueryTooComplex)
+		}
 		return gqlErr
 	}
 	base := graphql.DefaultErrorPresenter(ctx, err)

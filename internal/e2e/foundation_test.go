@@ -253,3 +253,15 @@ func TestCORS(t *testing.T) {
 		t.Fatalf("other origin preflight: %q", got)
 	}
 }
+
+func TestParserLimits(t *testing.T) {
+	in := testutil.Start(t, testutil.SQLite)
+	alice := in.Account("alice", false)
+	huge := "{ " + strings.Repeat("viewer { alias } ", 6000) + "}"
+	if r := in.Do(alice, huge, nil); r.Code() != "QUERY_TOO_COMPLEX" {
+		t.Fatalf("a query of 24 000 tokens: %.300s", r.Raw)
+	}
+	if r := in.Do(alice, "{ viewer { alias ", nil); r.Code() == "INTERNAL" || r.Code() == "" {
+		t.Fatalf("a syntax error: %s", r.Raw)
+	}
+}

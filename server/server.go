@@ -81,6 +81,8 @@ func New(cfg Config) http.Handler {
 	// than any real client sends is refused outright.
 	srv.SetParserTokenLimit(20000)
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	// Automatic persisted queries: frontends send a hash instead of the text.
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	}

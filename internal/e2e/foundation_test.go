@@ -1,9 +1,13 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -263,5 +267,35 @@ func TestParserLimits(t *testing.T) {
 	}
 	if r := in.Do(alice, "{ viewer { alias ", nil); r.Code() == "INTERNAL" || r.Code() == "" {
 		t.Fatalf("a syntax error: %s", r.Raw)
+	}
+}
+
+func TestPersistedQueries(t *testing.T) {
+	in := testutil.Start(t, testutil.SQLite)
+	alice := in.Account("alice", false)
+	query := `{ viewer { alias } }`
+	sum := sha256.Sum256([]byte(query))
+	ext := map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hex.EncodeToString(sum[:])}}
+	post := func(body map[string]any) string {
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest(http.MethodPost, in.URL+"/graphql", bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+alice)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		out, _ := io.ReadAll(res.Body)
+		return string(out)
+	}
+	if got := post(map[string]any{"extensions": ext}); !strings.Contains(got, "PersistedQueryNotFound") {
+		t.Fatalf("unknown hash: %s", got)
+	}
+	if got := post(map[string]any{"query": query, "extensions": ext}); !strings.Contains(got, `"alice"`) {
+		t.Fatalf("register: %s", got)
+	}
+	if got := post(map[string]any{"extensions": ext}); !strings.Contains(got, `"alice"`) {
+		t.Fatalf("by hash: %s", got)
 	}
 }

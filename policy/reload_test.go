@@ -125,7 +125,7 @@ func TestHotReload(t *testing.T) {
 	}
 
 	editData(t, w.dir, addPermission("viewer", "members.invite"))
-	took := eventually(t, 2*time.Second, "viewer may invite after the change", func() bool { return w.allowed(t, w.viewer) })
+	took := eventually(t, 10*time.Second, "viewer may invite after the change", func() bool { return w.allowed(t, w.viewer) })
 	t.Logf("change took effect after %v", took)
 
 	v1 := w.e.Version()
@@ -145,7 +145,7 @@ func TestHotReload(t *testing.T) {
 	// A syntactically broken file is refused: the last good version stays.
 	failures := counterValue(t, w.reg, "orgraph_policy_reload_failures_total")
 	writeFile(t, filepath.Join(w.dir, "broken.rego"), "package orgraph.broken\n\nallow if {\n")
-	eventually(t, 2*time.Second, "failure counted", func() bool {
+	eventually(t, 10*time.Second, "failure counted", func() bool {
 		return counterValue(t, w.reg, "orgraph_policy_reload_failures_total") > failures
 	})
 	if w.e.Version() != v1 || !w.allowed(t, w.viewer) {
@@ -166,7 +166,7 @@ func TestHotReload(t *testing.T) {
 	// typo in a permission breaks the data invariants of data_test.rego ...
 	failures = counterValue(t, w.reg, "orgraph_policy_reload_failures_total")
 	editData(t, w.dir, addPermission("admin", "members.invit"))
-	eventually(t, 2*time.Second, "failing data refused", func() bool {
+	eventually(t, 10*time.Second, "failing data refused", func() bool {
 		return counterValue(t, w.reg, "orgraph_policy_reload_failures_total") > failures
 	})
 	if w.e.Version() != v1 {
@@ -177,7 +177,7 @@ func TestHotReload(t *testing.T) {
 		admin := roles["admin"].([]any)
 		roles["admin"] = admin[:len(admin)-1]
 	})
-	eventually(t, 2*time.Second, "fixed data accepted", func() bool { return w.e.Version() == v1 })
+	eventually(t, 10*time.Second, "fixed data accepted", func() bool { return w.e.Version() == v1 })
 
 	// ... and so is a rule change that a test catches.
 	failures = counterValue(t, w.reg, "orgraph_policy_reload_failures_total")
@@ -191,7 +191,7 @@ func TestHotReload(t *testing.T) {
 		t.Fatal("token.rego no longer has the expected rule")
 	}
 	writeFile(t, p, loose)
-	eventually(t, 2*time.Second, "rule failing its tests refused", func() bool {
+	eventually(t, 10*time.Second, "rule failing its tests refused", func() bool {
 		return counterValue(t, w.reg, "orgraph_policy_reload_failures_total") > failures
 	})
 	outside := with(req("organization.read", Membership{"c", "viewer"}), func(in *Input) { in.TokenOrg = "x" })
@@ -215,7 +215,7 @@ func TestReloadByPolling(t *testing.T) {
 
 	viewer := req("members.invite", Membership{"c", "viewer"})
 	editData(t, dir, addPermission("viewer", "members.invite"))
-	took := eventually(t, 2*time.Second, "polled change in effect", func() bool {
+	took := eventually(t, 10*time.Second, "polled change in effect", func() bool {
 		d, err := e.Decide(ctx, viewer)
 		return err == nil && d.Allowed
 	})
@@ -303,7 +303,7 @@ func TestWatchEmbeddedReturnsOnCancel(t *testing.T) {
 	cancel()
 	select {
 	case <-done:
-	case <-time.After(2 * time.Second):
+	case <-time.After(10 * time.Second):
 		t.Fatal("Watch did not return")
 	}
 }

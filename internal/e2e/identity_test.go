@@ -688,7 +688,7 @@ func TestApplicationKeys(t *testing.T) {
 // TestSigningKeyOverlapEnds: a rotated-out key disappears when the configured
 // overlap ends; the embedded default encrypts with a generated data key.
 func TestSigningKeyOverlapEnds(t *testing.T) {
-	in := testutil.Start(t, testutil.SQLite, func(c *app.Config) { c.KeyOverlap = 1500 * time.Millisecond })
+	in := testutil.Start(t, testutil.SQLite, func(c *app.Config) { c.KeyOverlap = 4 * time.Second })
 	ctx := gate.System(context.Background())
 	alice := in.Account("alice", false)
 	org := mustCreate(t, in, alice, map[string]any{"name": "Overlap"})["id"].(string)
@@ -701,7 +701,7 @@ func TestSigningKeyOverlapEnds(t *testing.T) {
 	if n := count(); n != 2 {
 		t.Fatalf("during the overlap: %d keys", n)
 	}
-	time.Sleep(1700 * time.Millisecond)
+	time.Sleep(4200 * time.Millisecond)
 	if n := count(); n != 1 {
 		t.Fatalf("after the overlap: %d keys", n)
 	}

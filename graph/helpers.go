@@ -16,7 +16,6 @@ import (
 	"github.com/orgraph/orgraph/graph/model"
 	"github.com/orgraph/orgraph/internal/apperr"
 	"github.com/orgraph/orgraph/internal/auth"
-	"github.com/orgraph/orgraph/internal/gate"
 	"github.com/orgraph/orgraph/internal/service"
 )
 
@@ -173,14 +172,14 @@ func (r *Resolver) targetOf(ctx context.Context, n ent.Noder) (service.Target, e
 }
 
 func (r *Resolver) createOrganization(ctx context.Context, in model.CreateOrganizationInput) (*ent.Organization, error) {
-	return r.Service.CreateOrganization(gate.System(ctx), service.CreateOrgInput{
+	return r.Service.CreateOrganization(sys(ctx), service.CreateOrgInput{
 		Name: in.Name, Slug: in.Slug, ParentID: in.ParentID, PersonsPoolOf: in.PersonsPoolOf,
 		GroupsPoolOf: in.GroupsPoolOf, Capabilities: in.Capabilities, Domains: in.Domains, Settings: in.Settings,
 	})
 }
 
 func (r *Resolver) updateOrganization(ctx context.Context, id uuid.UUID, in model.UpdateOrganizationInput) (*ent.Organization, error) {
-	return r.Service.UpdateOrganization(gate.System(ctx), id, service.UpdateOrgInput{
+	return r.Service.UpdateOrganization(sys(ctx), id, service.UpdateOrgInput{
 		Name: in.Name, Slug: in.Slug, Capabilities: in.Capabilities, Domains: in.Domains, Settings: in.Settings,
 	})
 }

@@ -42,51 +42,51 @@ func toHandleInputs(in []*model.HandleInput) []service.HandleInput {
 }
 
 func (r *Resolver) createPerson(ctx context.Context, orgID uuid.UUID, handles []*model.HandleInput, groups []string) (*ent.Person, error) {
-	return r.Service.CreatePerson(gate.System(ctx), orgID, toHandleInputs(handles), groups)
+	return r.Service.CreatePerson(sys(ctx), orgID, toHandleInputs(handles), groups)
 }
 
 func (r *Resolver) addPersonHandle(ctx context.Context, orgID, personID uuid.UUID, h model.HandleInput) (*ent.Person, error) {
-	return r.Service.AddPersonHandle(gate.System(ctx), orgID, personID, service.HandleInput{Type: h.Type, Value: h.Value})
+	return r.Service.AddPersonHandle(sys(ctx), orgID, personID, service.HandleInput{Type: h.Type, Value: h.Value})
 }
 
 func (r *Resolver) deactivatePerson(ctx context.Context, orgID, personID uuid.UUID) (*ent.Person, error) {
-	return r.Service.DeactivatePerson(gate.System(ctx), orgID, personID)
+	return r.Service.DeactivatePerson(sys(ctx), orgID, personID)
 }
 
 func (r *Resolver) createGroup(ctx context.Context, orgID uuid.UUID, name string) (*ent.Group, error) {
-	return r.Service.CreateGroup(gate.System(ctx), orgID, name)
+	return r.Service.CreateGroup(sys(ctx), orgID, name)
 }
 
 func (r *Resolver) addGroupMember(ctx context.Context, orgID uuid.UUID, name string, personID uuid.UUID) (*ent.Group, error) {
-	return r.Service.AddGroupMember(gate.System(ctx), orgID, name, personID)
+	return r.Service.AddGroupMember(sys(ctx), orgID, name, personID)
 }
 
 func (r *Resolver) removeGroupMember(ctx context.Context, orgID uuid.UUID, name string, personID uuid.UUID) (*ent.Group, error) {
-	return r.Service.RemoveGroupMember(gate.System(ctx), orgID, name, personID)
+	return r.Service.RemoveGroupMember(sys(ctx), orgID, name, personID)
 }
 
 func (r *Resolver) createSector(ctx context.Context, orgID uuid.UUID, name string) (*ent.Sector, error) {
-	return r.Service.CreateSector(gate.System(ctx), orgID, name)
+	return r.Service.CreateSector(sys(ctx), orgID, name)
 }
 
 func (r *Resolver) revokeAPIKey(ctx context.Context, id uuid.UUID) (*ent.APIKey, error) {
-	return r.Service.RevokeAPIKey(gate.System(ctx), id)
+	return r.Service.RevokeAPIKey(sys(ctx), id)
 }
 
 func (r *Resolver) createApplication(ctx context.Context, orgID uuid.UUID, sectorID *uuid.UUID, name string, kind application.Kind, loginRules, claimPolicy map[string]any) (*ent.Application, error) {
-	return r.Service.CreateApplication(gate.System(ctx), service.CreateAppInput{
+	return r.Service.CreateApplication(sys(ctx), service.CreateAppInput{
 		OrganizationID: orgID, SectorID: sectorID, Name: name, Kind: kind, LoginRules: loginRules, ClaimPolicy: claimPolicy,
 	})
 }
 
 func (r *Resolver) updateApplication(ctx context.Context, id uuid.UUID, in model.UpdateApplicationInput) (*ent.Application, error) {
-	return r.Service.UpdateApplication(gate.System(ctx), id, service.UpdateAppInput{
+	return r.Service.UpdateApplication(sys(ctx), id, service.UpdateAppInput{
 		Name: in.Name, LoginRules: in.LoginRules, ClaimPolicy: in.ClaimPolicy,
 	})
 }
 
 func (r *Resolver) rotateApplicationKey(ctx context.Context, id uuid.UUID, kind model.ApplicationKeyKind) (*model.RotateApplicationKeyPayload, error) {
-	rk, err := r.Service.RotateApplicationKey(gate.System(ctx), id, applicationkey.Kind(kind))
+	rk, err := r.Service.RotateApplicationKey(sys(ctx), id, applicationkey.Kind(kind))
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +100,7 @@ func (r *Resolver) rotateApplicationKey(ctx context.Context, id uuid.UUID, kind 
 }
 
 func (r *Resolver) createAPIKey(ctx context.Context, orgID uuid.UUID, name, role string, expiresAt *time.Time) (*model.CreateAPIKeyPayload, error) {
-	k, key, err := r.Service.CreateAPIKey(gate.System(ctx), orgID, name, role, expiresAt)
+	k, key, err := r.Service.CreateAPIKey(sys(ctx), orgID, name, role, expiresAt)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +185,7 @@ func (r *Resolver) subjectFor(ctx context.Context, app *ent.Application, personI
 	if err != nil {
 		return "", err
 	}
-	return r.Service.SubjectFor(gate.System(ctx), full, p)
+	return r.Service.SubjectFor(sys(ctx), full, p)
 }
 
 // publicKeys lists the application's signing keys still listed (JWKS).

@@ -163,3 +163,31 @@ func TestPlatformAdmin(t *testing.T) {
 		})
 	}
 }
+
+// TestCeilingNarrowsDown: narrowing an org's capabilities narrows every suborg
+// with it, and a suborg can never be given more than its parent.
+func TestCeilingNarrowsDown(t *testing.T) {
+	for _, b := range testutil.Backends {
+		t.Run(string(b), func(t *testing.T) {
+			in := testutil.Start(t, b)
+			alice := in.Account("alice", false)
+			root := mustCreate(t, in, alice, map[string]any{"name": "Root"})["id"].(string)
+			mid := mustCreate(t, in, alice, map[string]any{"name": "Mid", "parentId": root})["id"].(string)
+			leaf := mustCreate(t, in, alice, map[string]any{"name": "Leaf", "parentId": mid})["id"].(string)
+			createApp := `mutation($org: ID!) { createApplication(organizationId: $org, name: "web", kind: WEB) { id } }`
+			in.MustDo(alice, createApp, map[string]any{"org": leaf})
+
+			in.MustDo(alice, `mutation($id: ID!) { updateOrganization(id: $id, input: {capabilities: ["core", "identities"]}) { id } }`, map[string]any{"id": root})
+			d := in.MustDo(alice, `query($id: ID!) { organization(id: $id) { capabilities } }`, map[string]any{"id": leaf})
+			if got := fmt.Sprint(testutil.Get(d, "organization", "capabilities")); got != "[core identities]" {
+				t.Fatalf("leaf capabilities after narrowing the root: %s", got)
+			}
+			if r := in.Do(alice, createApp, map[string]any{"org": leaf}); r.Code() != "FORBIDDEN" || !strings.Contains(string(r.Raw), "ceiling") {
+				t.Fatalf("create an application under the narrowed ceiling: %s", r.Raw)
+			}
+			if r := in.Do(alice, `mutation($id: ID!) { updateOrganization(id: $id, input: {capabilities: ["core", "applications"]}) { id } }`, map[string]any{"id": mid}); r.Code() != "BAD_USER_INPUT" {
+				t.Fatalf("widen a suborg beyond its parent: %s", r.Raw)
+			}
+		})
+	}
+}

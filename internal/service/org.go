@@ -378,7 +378,11 @@ func (s *Service) UpdateOrganization(ctx context.Context, id uuid.UUID, in Updat
 			if err := s.checkCapabilities(in.Capabilities, ceiling, org.ParentID != nil); err != nil {
 				return err
 			}
-			upd.SetCapabilities(dedupe(in.Capabilities))
+			caps := dedupe(in.Capabilities)
+			upd.SetCapabilities(caps)
+			if err := narrowDescendants(ctx, tx, org.ID, caps); err != nil {
+				return err
+			}
 		}
 		if in.Domains != nil {
 			if err := adoptDomains(ctx, tx, org.ID, domains); err != nil {
@@ -399,6 +403,27 @@ func (s *Service) UpdateOrganization(ctx context.Context, id uuid.UUID, in Updat
 		return nil, err
 	}
 	return updated.Unwrap(), nil
+}
+
+// narrowDescendants keeps every suborg within its ancestors' capabilities
+// after an org's capabilities shrink: a child never exceeds its parent.
+func narrowDescendants(ctx context.Context, tx *ent.Tx, orgID uuid.UUID, caps []string) error {
+	below, err := tx.Organization.Query().Where(
+		organization.HasAncestorLinksWith(orgclosure.AncestorID(orgID), orgclosure.DepthGT(0))).
+		Select(organization.FieldID, organization.FieldCapabilities).All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, d := range below {
+		kept := slices.DeleteFunc(slices.Clone(d.Capabilities), func(c string) bool { return !slices.Contains(caps, c) })
+		if len(kept) == len(d.Capabilities) {
+			continue
+		}
+		if err := tx.Organization.UpdateOneID(d.ID).SetCapabilities(kept).Exec(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func orgSnapshot(o *ent.Organization) map[string]any {

@@ -54,6 +54,8 @@ type Engine struct {
 
 	reloads  prometheus.Counter
 	failures prometheus.Counter
+	// decisions[allowed][cached] counts answers by outcome and cache use.
+	decisions [2][2]prometheus.Counter
 }
 
 // Open loads, compiles and tests the policies of opts.Dir (or the embedded
@@ -85,6 +87,9 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 		"Policy reloads refused (read, parse, compile, data or Rego test failure); the last good policy stays active."); err != nil {
 		return nil, err
 	}
+	if err := e.registerDecisionMetrics(opts.Registerer); err != nil {
+		return nil, err
+	}
 	src, err := readSource(fsys)
 	if err != nil {
 		return nil, err
@@ -97,6 +102,40 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	e.lastTried = src.hash
 	e.log.Info("policy loaded", "version", v.id, "dir", e.dirName(), "rego_tests", v.tests)
 	return e, nil
+}
+
+func (e *Engine) registerDecisionMetrics(reg prometheus.Registerer) error {
+	vec := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "orgraph_policy_decisions_total",
+		Help: "Policy decisions by outcome (allow, deny) and whether the version's cache answered (hit, miss)."},
+		[]string{"outcome", "cache"})
+	if reg != nil {
+		if err := reg.Register(vec); err != nil {
+			are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err)
+			if !ok {
+				return fmt.Errorf("policy: register decisions: %w", err)
+			}
+			if vec, ok = are.ExistingCollector.(*prometheus.CounterVec); !ok {
+				return fmt.Errorf("policy: register decisions: %w", err)
+			}
+		}
+	}
+	for a, outcome := range []string{"deny", "allow"} {
+		for c, cache := range []string{"miss", "hit"} {
+			e.decisions[a][c] = vec.WithLabelValues(outcome, cache)
+		}
+	}
+	return nil
+}
+
+func (e *Engine) count(d Decision, cached bool) {
+	a, c := 0, 0
+	if d.Allowed {
+		a = 1
+	}
+	if cached {
+		c = 1
+	}
+	e.decisions[a][c].Inc()
 }
 
 func counter(reg prometheus.Registerer, name, help string) (prometheus.Counter, error) {
@@ -156,6 +195,7 @@ func (e *Engine) decide(ctx context.Context, in *Input, useCache bool) (Decision
 		defer keyPool.Put(kp)
 		if d, ok := v.cache.get(*kp); ok {
 			d.Reasons = slices.Clone(d.Reasons)
+			e.count(d, true)
 			return d, nil
 		}
 	}
@@ -164,6 +204,7 @@ func (e *Engine) decide(ctx context.Context, in *Input, useCache bool) (Decision
 		if err != nil {
 			return Decision{Allowed: false}, err
 		}
+		e.count(d, false)
 		return d, nil
 	}
 	// Concurrent misses on one key (a cold cache after a swap) evaluate once.
@@ -180,6 +221,7 @@ func (e *Engine) decide(ctx context.Context, in *Input, useCache bool) (Decision
 	}
 	d := res.(Decision)
 	d.Reasons = slices.Clone(d.Reasons)
+	e.count(d, false)
 	return d, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -210,7 +211,10 @@ func TestHTTPSurface(t *testing.T) {
 		t.Fatalf("GET /graphql: %d %s", code, body)
 	}
 	in.MustDo(alice, `query Named { viewer { alias } }`, nil)
-	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, `orgraph_graphql_requests_total{operation="Named"} 1`) || !strings.Contains(body, "orgraph_graphql_request_duration_seconds") {
+	org := mustCreate(t, in, alice, map[string]any{"name": "Metered"})["id"].(string)
+	in.MustDo(alice, `query($id: ID!) { organization(id: $id) { name } }`, map[string]any{"id": org})
+	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, `orgraph_graphql_requests_total{operation="Named"} 1`) || !strings.Contains(body, "orgraph_graphql_request_duration_seconds") ||
+		!regexp.MustCompile(`orgraph_policy_decisions_total\{cache="(hit|miss)",outcome="allow"\} [1-9]`).MatchString(body) {
 		t.Fatalf("metrics: %d", code)
 	}
 

@@ -145,7 +145,7 @@ func TestInvitationExpiry(t *testing.T) {
 	d := in.MustDo(alice, `query($id: ID!) { organization(id: $id) {
 		pending: invitations(where: {status: PENDING}) { totalCount }
 		expired: invitations(where: {status: EXPIRED}) { totalCount }
-		events: auditEvents(where: {action: "invitation.expired"}) { totalCount }
+		events: auditEvents(where: {action: "invitation.expired", actor: "system"}) { totalCount }
 	} }`, map[string]any{"id": org})
 	if testutil.Get(d, "organization", "pending", "totalCount") != float64(0) || testutil.Get(d, "organization", "expired", "totalCount") != float64(2) ||
 		testutil.Get(d, "organization", "events", "totalCount") != float64(1) {

@@ -21,6 +21,7 @@ import (
 	"github.com/orgraph/orgraph/ent/sector"
 	"github.com/orgraph/orgraph/ent/slugreservation"
 	"github.com/orgraph/orgraph/internal/apperr"
+	"github.com/orgraph/orgraph/internal/auth"
 )
 
 const ownerRole = "owner"
@@ -648,6 +649,7 @@ func callerID(ctx context.Context) *uuid.UUID {
 // server runs it periodically so stored statuses (and filters on them) match
 // what reads already show.
 func (s *Service) ExpireInvitations(ctx context.Context, limit int) (int, error) {
+	ctx = auth.WithPrincipal(ctx, &auth.Principal{}) // audited as "system"
 	n := 0
 	err := s.inTx(ctx, func(tx *ent.Tx) error {
 		due, err := tx.Invitation.Query().Where(invitation.StatusEQ(invitation.StatusPENDING),

@@ -2,16 +2,15 @@ package graph
 
 import (
 	"context"
-	"slices"
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent/dialect/sql"
-	"entgo.io/ent/dialect/sql/sqljson"
 	"github.com/google/uuid"
 
 	"github.com/orgraph/orgraph/ent"
 	"github.com/orgraph/orgraph/ent/organization"
 	"github.com/orgraph/orgraph/ent/orgclosure"
+	"github.com/orgraph/orgraph/ent/orgdomain"
 	"github.com/orgraph/orgraph/ent/predicate"
 	"github.com/orgraph/orgraph/graph/model"
 	"github.com/orgraph/orgraph/internal/apperr"
@@ -58,24 +57,22 @@ func (r *Resolver) organization(ctx context.Context, id *uuid.UUID, slug *string
 	return org, err
 }
 
+// organizationByDomain resolves a domain through the org_domains index; the
+// org is then read through the read filter like any other.
 func (r *Resolver) organizationByDomain(ctx context.Context, domain string) (*ent.Organization, error) {
 	d, err := service.NormalizeDomain(domain)
 	if err != nil {
 		return nil, err
 	}
-	// domains is a JSON array; the candidate set is small, so match exactly in Go.
-	orgs, err := r.Client.Organization.Query().Where(func(s *sql.Selector) {
-		s.Where(sqljson.ValueContains(organization.FieldDomains, d))
-	}).All(ctx)
-	if err != nil {
-		return nil, err
+	org, err := r.Client.Organization.Query().Where(func(s *sql.Selector) {
+		t := sql.Table(orgdomain.Table)
+		s.Where(sql.In(s.C(organization.FieldID),
+			sql.Select(t.C(orgdomain.FieldOrganizationID)).From(t).Where(sql.EQ(t.C(orgdomain.FieldDomain), d))))
+	}).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, apperr.New(apperr.NotFound, "no organization holds domain %q", d)
 	}
-	for _, o := range orgs {
-		if slices.Contains(o.Domains, d) {
-			return o, nil
-		}
-	}
-	return nil, apperr.New(apperr.NotFound, "no organization holds domain %q", d)
+	return org, err
 }
 
 func (r *Resolver) ancestors(ctx context.Context, org *ent.Organization) ([]*ent.Organization, error) {

@@ -168,8 +168,9 @@ func (r *Resolver) groupMembers(ctx context.Context, g *ent.Group, orgID *uuid.U
 // The caller must be allowed to read persons in the application's org, and the
 // person must be of that org's pool and registered with it or a descendant.
 func (r *Resolver) subjectFor(ctx context.Context, app *ent.Application, personID uuid.UUID) (string, error) {
-	// app may have been loaded with only the requested columns.
-	full, err := r.Client.Application.Query().Where(application.ID(app.ID)).Only(gate.System(ctx))
+	// app may have been loaded with only the requested columns; one read gets
+	// the row and the sector the service needs.
+	full, err := r.Client.Application.Query().Where(application.ID(app.ID)).WithSector().Only(gate.System(ctx))
 	if err != nil {
 		return "", err
 	}
@@ -264,35 +265,9 @@ func identityLoaderOf(ctx context.Context) *identityLoader {
 // siblings returns the ids of the list the current field's parent object was
 // resolved in (persons or applications), always including self.
 func siblings(ctx context.Context, self uuid.UUID) []uuid.UUID {
-	ids := []uuid.UUID{self}
-	add := func(id uuid.UUID) {
-		if id != self {
-			ids = append(ids, id)
-		}
-	}
-	for fc := graphql.GetFieldContext(ctx); fc != nil; fc = fc.Parent {
-		switch list := fc.Result.(type) {
-		case []*ent.PersonEdge:
-			for _, e := range list {
-				add(e.Node.ID)
-			}
-			return ids
-		case []*ent.Person:
-			for _, p := range list {
-				add(p.ID)
-			}
-			return ids
-		case []*ent.ApplicationEdge:
-			for _, e := range list {
-				add(e.Node.ID)
-			}
-			return ids
-		case []*ent.Application:
-			for _, a := range list {
-				add(a.ID)
-			}
-			return ids
-		}
+	ids := gate.ListIDs(graphql.GetFieldContext(ctx))
+	if !slices.Contains(ids, self) {
+		ids = append(ids, self)
 	}
 	return ids
 }
@@ -340,8 +315,8 @@ func (l *identityLoader) groups(ctx context.Context, client *ent.Client, org, p 
 		k := orgPerson{org, m.PersonID}
 		l.groupsOf[k] = append(l.groupsOf[k], m.Edges.Group)
 	}
-	for _, gs := range l.groupsOf {
-		sortGroups(gs)
+	for _, id := range ids {
+		sortGroups(l.groupsOf[orgPerson{org, id}])
 	}
 	return l.groupsOf[orgPerson{org, p}], nil
 }

@@ -292,7 +292,7 @@ func (g *Gate) orgForField(ctx context.Context, fc *graphql.FieldContext, parent
 	}
 	ids := Batch(ctx, id)
 	if len(ids) == 0 {
-		ids = SiblingOrgIDs(fc)
+		ids = ListIDs(fc)
 	}
 	if !slices.Contains(ids, id) {
 		ids = append(ids, id)
@@ -315,23 +315,33 @@ func (r *request) org(id uuid.UUID) (*ent.Organization, bool) {
 	return o, ok
 }
 
-// SiblingOrgIDs returns the ids of the org list the current field's org was resolved in.
-func SiblingOrgIDs(fc *graphql.FieldContext) []uuid.UUID {
+// ListIDs returns the ids of the nearest list (of orgs, persons or
+// applications) the current field's object was resolved in, so a loader can
+// fetch for the whole list at once.
+func ListIDs(fc *graphql.FieldContext) []uuid.UUID {
 	for ; fc != nil; fc = fc.Parent {
 		switch list := fc.Result.(type) {
 		case []*ent.OrganizationEdge:
-			ids := make([]uuid.UUID, len(list))
-			for i, e := range list {
-				ids[i] = e.Node.ID
-			}
-			return ids
+			return mapIDs(list, func(e *ent.OrganizationEdge) uuid.UUID { return e.Node.ID })
 		case []*ent.Organization:
-			ids := make([]uuid.UUID, len(list))
-			for i, o := range list {
-				ids[i] = o.ID
-			}
-			return ids
+			return mapIDs(list, func(o *ent.Organization) uuid.UUID { return o.ID })
+		case []*ent.PersonEdge:
+			return mapIDs(list, func(e *ent.PersonEdge) uuid.UUID { return e.Node.ID })
+		case []*ent.Person:
+			return mapIDs(list, func(p *ent.Person) uuid.UUID { return p.ID })
+		case []*ent.ApplicationEdge:
+			return mapIDs(list, func(e *ent.ApplicationEdge) uuid.UUID { return e.Node.ID })
+		case []*ent.Application:
+			return mapIDs(list, func(a *ent.Application) uuid.UUID { return a.ID })
 		}
 	}
 	return nil
+}
+
+func mapIDs[T any](list []T, id func(T) uuid.UUID) []uuid.UUID {
+	ids := make([]uuid.UUID, len(list))
+	for i, v := range list {
+		ids[i] = id(v)
+	}
+	return ids
 }

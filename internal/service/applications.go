@@ -353,20 +353,23 @@ func (s *Service) VerifyClientSecret(ctx context.Context, appID uuid.UUID, secre
 
 // SubjectFor returns the pairwise subject app's sector gives person. A retired
 // application, an application of a retired sector and an inactive person get
-// no new subjects (FAILED_PRECONDITION). Callers check the person is visible.
+// no new subjects (FAILED_PRECONDITION). Callers check the person is visible
+// and pass app with its sector edge loaded.
 func (s *Service) SubjectFor(ctx context.Context, app *ent.Application, p *ent.Person) (string, error) {
-	// app may be a partial row (field collection): read what is needed.
-	fresh, err := s.client.Application.Query().Where(application.ID(app.ID)).WithSector().Only(ctx)
-	if err != nil {
-		return "", err
+	sec := app.Edges.Sector
+	if sec == nil {
+		var err error
+		if sec, err = s.client.Sector.Get(ctx, app.SectorID); err != nil {
+			return "", err
+		}
 	}
 	switch {
-	case fresh.Status == application.StatusRETIRED:
-		return "", apperr.New(apperr.FailedPrecondition, "application %q is retired: it gets no new subjects", fresh.Name)
-	case fresh.Edges.Sector.Status == sector.StatusRETIRED:
-		return "", apperr.New(apperr.FailedPrecondition, "sector %q of application %q is retired: it gets no new subjects", fresh.Edges.Sector.Name, fresh.Name)
+	case app.Status == application.StatusRETIRED:
+		return "", apperr.New(apperr.FailedPrecondition, "application %q is retired: it gets no new subjects", app.Name)
+	case sec.Status == sector.StatusRETIRED:
+		return "", apperr.New(apperr.FailedPrecondition, "sector %q of application %q is retired: it gets no new subjects", sec.Name, app.Name)
 	case !p.Active:
 		return "", apperr.New(apperr.FailedPrecondition, "person %s is deactivated", p.ID)
 	}
-	return PairwiseSubject(fresh.Edges.Sector.Secret, p.ID), nil
+	return PairwiseSubject(sec.Secret, p.ID), nil
 }

@@ -260,14 +260,8 @@ func (s *Service) AddPersonHandle(ctx context.Context, orgID, personID uuid.UUID
 	h := normHandle{in.Type, v}
 	var p *ent.Person
 	err = s.inTx(ctx, func(tx *ent.Tx) error {
-		org, err := s.lockOrg(ctx, tx, orgID)
+		org, err := s.writable(ctx, tx, orgID, "person.update", Target{Type: "person", ID: personID.String()})
 		if err != nil {
-			return err
-		}
-		if err := s.authorize(ctx, tx, "person.update", Target{Type: "person", ID: personID.String(), Org: org}); err != nil {
-			return err
-		}
-		if err := frozen(org); err != nil {
 			return err
 		}
 		if err := s.lockPersonPool(ctx, tx, org.PersonPoolID); err != nil {
@@ -304,14 +298,8 @@ func (s *Service) AddPersonHandle(ctx context.Context, orgID, personID uuid.UUID
 func (s *Service) DeactivatePerson(ctx context.Context, orgID, personID uuid.UUID) (*ent.Person, error) {
 	var p *ent.Person
 	err := s.inTx(ctx, func(tx *ent.Tx) error {
-		org, err := s.lockOrg(ctx, tx, orgID)
+		org, err := s.writable(ctx, tx, orgID, "person.update", Target{Type: "person", ID: personID.String()})
 		if err != nil {
-			return err
-		}
-		if err := s.authorize(ctx, tx, "person.update", Target{Type: "person", ID: personID.String(), Org: org}); err != nil {
-			return err
-		}
-		if err := frozen(org); err != nil {
 			return err
 		}
 		before, err := registeredPerson(ctx, tx, org, personID)

@@ -195,14 +195,8 @@ func (s *Service) RevokeInvitation(ctx context.Context, id uuid.UUID) (*ent.Invi
 		if err != nil {
 			return err
 		}
-		org, err := s.lockOrg(ctx, tx, inv.OrganizationID)
+		org, err := s.writable(ctx, tx, inv.OrganizationID, "invitations.revoke", Target{Type: "invitation", ID: inv.ID.String(), Status: string(inv.Status)})
 		if err != nil {
-			return err
-		}
-		if err := s.authorize(ctx, tx, "invitations.revoke", Target{Type: "invitation", ID: inv.ID.String(), Org: org, Status: string(inv.Status)}); err != nil {
-			return err
-		}
-		if err := frozen(org); err != nil {
 			return err
 		}
 		if inv.Status != invitation.StatusPENDING {
@@ -283,18 +277,12 @@ func (s *Service) ChangeMemberRole(ctx context.Context, orgID uuid.UUID, alias, 
 // RemoveMember removes alias from the org; removing oneself is leaving.
 func (s *Service) RemoveMember(ctx context.Context, orgID uuid.UUID, alias string) error {
 	return s.inTx(ctx, func(tx *ent.Tx) error {
-		org, err := s.lockOrg(ctx, tx, orgID)
-		if err != nil {
-			return err
-		}
 		action, event := "members.remove", "members.removed"
 		if acc, _ := accountOf(ctx); acc != nil && acc.Alias != nil && *acc.Alias == alias {
 			action, event = "members.leave", "members.left"
 		}
-		if err := s.authorize(ctx, tx, action, orgTarget(org)); err != nil {
-			return err
-		}
-		if err := frozen(org); err != nil {
+		org, err := s.writableOrg(ctx, tx, orgID, action)
+		if err != nil {
 			return err
 		}
 		m, err := memberOf(ctx, tx, org, alias)
@@ -414,18 +402,12 @@ func (s *Service) setSectorStatus(ctx context.Context, id uuid.UUID, status sect
 		if err != nil {
 			return err
 		}
-		org, err := s.lockOrg(ctx, tx, sec.OrganizationID)
-		if err != nil {
-			return err
-		}
 		action, event := "sector.retire", "sector.retired"
 		if status == sector.StatusACTIVE {
 			action, event = "sector.reenable", "sector.reenabled"
 		}
-		if err := s.authorize(ctx, tx, action, Target{Type: "sector", ID: sec.ID.String(), Org: org, Status: string(sec.Status)}); err != nil {
-			return err
-		}
-		if err := frozen(org); err != nil {
+		org, err := s.writable(ctx, tx, sec.OrganizationID, action, Target{Type: "sector", ID: sec.ID.String(), Status: string(sec.Status)})
+		if err != nil {
 			return err
 		}
 		if sec.Status == status {
@@ -472,18 +454,12 @@ func (s *Service) setApplicationStatus(ctx context.Context, id uuid.UUID, status
 		if err != nil {
 			return err
 		}
-		org, err := s.lockOrg(ctx, tx, app.OrganizationID)
-		if err != nil {
-			return err
-		}
 		action, event := "application.retire", "application.retired"
 		if status == application.StatusACTIVE {
 			action, event = "application.reenable", "application.reenabled"
 		}
-		if err := s.authorize(ctx, tx, action, Target{Type: "application", ID: app.ID.String(), Org: org, Status: string(app.Status)}); err != nil {
-			return err
-		}
-		if err := frozen(org); err != nil {
+		org, err := s.writable(ctx, tx, app.OrganizationID, action, Target{Type: "application", ID: app.ID.String(), Status: string(app.Status)})
+		if err != nil {
 			return err
 		}
 		if app.Status == status {

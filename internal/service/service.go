@@ -158,14 +158,24 @@ func (s *Service) lockOrg(ctx context.Context, tx *ent.Tx, id uuid.UUID) (*ent.O
 	return org, err
 }
 
-// writableOrg locks an org for a write: the policy must allow action on it and
-// the org must not be frozen.
+// writableOrg locks an org for a write to the org itself: the policy must
+// allow action on it and the org must not be frozen.
 func (s *Service) writableOrg(ctx context.Context, tx *ent.Tx, id uuid.UUID, action string) (*ent.Organization, error) {
+	return s.writable(ctx, tx, id, action, Target{Type: "organization", ID: id.String()})
+}
+
+// writable locks org id for a write to resource t of it (t.Org is filled in):
+// the policy must allow action and the org must not be frozen.
+func (s *Service) writable(ctx context.Context, tx *ent.Tx, id uuid.UUID, action string, t Target) (*ent.Organization, error) {
 	org, err := s.lockOrg(ctx, tx, id)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.authorize(ctx, tx, action, orgTarget(org)); err != nil {
+	t.Org = org
+	if t.Type == "organization" {
+		t.Status = string(org.Status)
+	}
+	if err := s.authorize(ctx, tx, action, t); err != nil {
 		return nil, err
 	}
 	if err := frozen(org); err != nil {

@@ -79,21 +79,34 @@ type Authenticator struct {
 
 // New loads the server's signing key, creating it on first use.
 func New(ctx context.Context, client *ent.Client) (*Authenticator, error) {
-	key, err := client.ServerKey.Get(ctx, signingKeyID)
-	if ent.IsNotFound(err) {
-		_, priv, gerr := ed25519.GenerateKey(rand.Reader)
-		if gerr != nil {
-			return nil, gerr
-		}
-		// Two processes may race here; the loser's insert fails and it reads the winner's key.
-		_ = client.ServerKey.Create().SetID(signingKeyID).SetSecret(priv.Seed()).Exec(ctx)
-		key, err = client.ServerKey.Get(ctx, signingKeyID)
-	}
+	seed, err := serverSecret(ctx, client, signingKeyID)
 	if err != nil {
 		return nil, fmt.Errorf("load signing key: %w", err)
 	}
-	priv := ed25519.NewKeyFromSeed(key.Secret)
+	priv := ed25519.NewKeyFromSeed(seed)
 	return &Authenticator{client: client, priv: priv, pub: priv.Public().(ed25519.PublicKey), now: time.Now}, nil
+}
+
+// serverSecret returns the server's 32-byte secret named id, generating and
+// storing it on first use.
+func serverSecret(ctx context.Context, client *ent.Client, id string) ([]byte, error) {
+	key, err := client.ServerKey.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		k := make([]byte, 32)
+		if _, err := rand.Read(k); err != nil {
+			return nil, err
+		}
+		// Two processes may race here; the loser's insert fails and it reads the winner's key.
+		_ = client.ServerKey.Create().SetID(id).SetSecret(k).Exec(ctx)
+		key, err = client.ServerKey.Get(ctx, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(key.Secret) != 32 {
+		return nil, fmt.Errorf("stored %s has %d bytes, want 32", id, len(key.Secret))
+	}
+	return key.Secret, nil
 }
 
 // Issue signs a token for the account, optionally confined to org.
@@ -151,11 +164,15 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*Princi
 	return p, nil
 }
 
-// HashAPIKey is how API keys are stored: only their SHA-256.
-func HashAPIKey(key string) []byte {
-	sum := sha256.Sum256([]byte(key))
+// HashSecret is how API keys and client secrets are stored: only their SHA-256
+// (they are 32 random bytes, so no slow hash is needed).
+func HashSecret(secret string) []byte {
+	sum := sha256.Sum256([]byte(secret))
 	return sum[:]
 }
+
+// HashAPIKey is how API keys are stored.
+func HashAPIKey(key string) []byte { return HashSecret(key) }
 
 // NewAPIKey returns a fresh key and its visible prefix.
 func NewAPIKey() (key, prefix string, err error) {

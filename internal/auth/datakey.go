@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"fmt"
 	"strings"
@@ -32,21 +31,9 @@ func LoadDataKey(ctx context.Context, client *ent.Client, configured string) ([]
 		}
 		return nil, fmt.Errorf("%s is not valid base64", DataKeyEnv)
 	}
-	key, err := client.ServerKey.Get(ctx, dataKeyID)
-	if ent.IsNotFound(err) {
-		k := make([]byte, 32)
-		if _, err := rand.Read(k); err != nil {
-			return nil, err
-		}
-		// Two processes may race here; the loser's insert fails and it reads the winner's key.
-		_ = client.ServerKey.Create().SetID(dataKeyID).SetSecret(k).Exec(ctx)
-		key, err = client.ServerKey.Get(ctx, dataKeyID)
-	}
+	key, err := serverSecret(ctx, client, dataKeyID)
 	if err != nil {
 		return nil, fmt.Errorf("load data key: %w", err)
 	}
-	if len(key.Secret) != 32 {
-		return nil, fmt.Errorf("stored data key has %d bytes, want 32", len(key.Secret))
-	}
-	return key.Secret, nil
+	return key, nil
 }

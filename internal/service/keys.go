@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/orgraph/orgraph/internal/auth"
 )
 
 // DefaultKeyOverlap is how long a superseded signing key stays listed.
@@ -86,11 +88,8 @@ func newClientSecret() (string, []byte, error) {
 	return secret, HashClientSecret(secret), nil
 }
 
-// HashClientSecret is how client secrets are stored: only their SHA-256.
-func HashClientSecret(secret string) []byte {
-	sum := sha256.Sum256([]byte(secret))
-	return sum[:]
-}
+// HashClientSecret is how client secrets are stored.
+func HashClientSecret(secret string) []byte { return auth.HashSecret(secret) }
 
 // DataKeyID fingerprints a data key, so a ciphertext names the key it needs.
 func DataKeyID(key []byte) string {

@@ -322,8 +322,9 @@ func (e *Engine) reload(ctx context.Context, force bool) error {
 		e.refuse(err)
 		return err
 	}
-	e.active.Store(v)
+	// Count first: whoever sees the new version also sees it counted.
 	e.reloads.Inc()
+	e.active.Store(v)
 	e.log.Info("policy reloaded", "version", v.id, "previous", old.id, "dir", e.dirName(),
 		"rego_tests", v.tests, "took", time.Since(start))
 	return nil

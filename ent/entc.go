@@ -4,10 +4,13 @@ package main
 
 import (
 	"log"
+	"slices"
+	"strings"
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent/entc"
 	"entgo.io/ent/entc/gen"
+	"github.com/vektah/gqlparser/v2/ast"
 )
 
 func main() {
@@ -16,6 +19,7 @@ func main() {
 		entgql.WithSchemaPath("graph/ent.graphql"),
 		entgql.WithConfigPath("gqlgen.yml"),
 		entgql.WithWhereInputs(true),
+		entgql.WithSchemaHook(confineWhereInputs),
 	)
 	if err != nil {
 		log.Fatalf("creating entgql extension: %v", err)
@@ -35,4 +39,58 @@ func main() {
 	if err != nil {
 		log.Fatalf("running ent codegen: %v", err)
 	}
+}
+
+// privateFields are fields a caller may not select on every row it can list
+// (an account shows only its alias, display name and creation time to
+// others): they cannot be filtered on either.
+var privateFields = map[string][]string{
+	"AccountWhereInput": {"id", "platformAdmin", "deletedAt"},
+}
+
+// predicateSuffixes are the operators entgql appends to a field name.
+var predicateSuffixes = []string{"", "NEQ", "In", "NotIn", "GT", "GTE", "LT", "LTE", "Contains", "HasPrefix",
+	"HasSuffix", "IsNil", "NotNil", "EqualFold", "ContainsFold"}
+
+// confineWhereInputs makes every filter over an edge see only what the caller
+// may read: each has<Edge>With field carries @readable, whose implementation
+// (the gate) adds the edge type's read scope inside the subquery, and bare
+// has<Edge>: Boolean fields, which have no subquery to confine, are not
+// offered. Every new edge gets the same treatment without anyone remembering.
+func confineWhereInputs(_ *gen.Graph, s *ast.Schema) error {
+	s.Directives["readable"] = &ast.DirectiveDefinition{
+		Name:        "readable",
+		Description: "The rows this filter matches are only those the caller may read (the read policy of the edge's type).",
+		Locations:   []ast.DirectiveLocation{ast.LocationInputFieldDefinition},
+	}
+	for name, def := range s.Types {
+		if def.Kind != ast.InputObject || !strings.HasSuffix(name, "WhereInput") {
+			continue
+		}
+		kept := def.Fields[:0]
+		for _, f := range def.Fields {
+			switch {
+			case strings.HasPrefix(f.Name, "has") && strings.HasSuffix(f.Name, "With"):
+				f.Directives = append(f.Directives, &ast.Directive{Name: "readable", Location: ast.LocationInputFieldDefinition})
+			case strings.HasPrefix(f.Name, "has") && f.Type.Name() == "Boolean":
+				continue
+			case isPrivate(name, f.Name):
+				continue
+			}
+			kept = append(kept, f)
+		}
+		def.Fields = kept
+	}
+	return nil
+}
+
+func isPrivate(input, field string) bool {
+	for _, base := range privateFields[input] {
+		for _, suffix := range predicateSuffixes {
+			if field == base+suffix {
+				return true
+			}
+		}
+	}
+	return slices.Contains(privateFields[input], field)
 }

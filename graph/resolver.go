@@ -30,7 +30,11 @@ type Resolver struct {
 
 // NewSchema builds the executable schema.
 func NewSchema(r *Resolver) graphql.ExecutableSchema {
-	return generated.NewExecutableSchema(generated.Config{Resolvers: r})
+	cfg := generated.Config{Resolvers: r}
+	if r.Gate != nil {
+		cfg.Directives.Readable = r.Gate.Readable
+	}
+	return generated.NewExecutableSchema(cfg)
 }
 
 // NodeTypeFunc finds the table of a node id.

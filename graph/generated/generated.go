@@ -50,6 +50,7 @@ type ResolverRoot interface {
 }
 
 type DirectiveRoot struct {
+	Readable func(ctx context.Context, obj any, next graphql.Resolver) (res any, err error)
 }
 
 type ComplexityRoot struct {
@@ -2275,6 +2276,10 @@ func newExecutionContext(
 var sources = []*ast.Source{
 	{Name: "../ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
 directive @goModel(model: String, models: [String!], forceGenerate: Boolean) on OBJECT | INPUT_OBJECT | SCALAR | ENUM | INTERFACE | UNION
+"""
+The rows this filter matches are only those the caller may read (the read policy of the edge's type).
+"""
+directive @readable on INPUT_FIELD_DEFINITION
 type APIKey implements Node {
   id: ID!
   createdAt: Time!
@@ -2453,11 +2458,7 @@ input APIKeyWhereInput {
   revokedAtLTE: Time
   revokedAtIsNil: Boolean
   revokedAtNotNil: Boolean
-  """
-  organization edge predicates
-  """
-  hasOrganization: Boolean
-  hasOrganizationWith: [OrganizationWhereInput!]
+  hasOrganizationWith: [OrganizationWhereInput!] @readable
 }
 type Account implements Node {
   id: ID!
@@ -2557,17 +2558,6 @@ input AccountWhereInput {
   and: [AccountWhereInput!]
   or: [AccountWhereInput!]
   """
-  id field predicates
-  """
-  id: ID
-  idNEQ: ID
-  idIn: [ID!]
-  idNotIn: [ID!]
-  idGT: ID
-  idGTE: ID
-  idLT: ID
-  idLTE: ID
-  """
   created_at field predicates
   """
   createdAt: Time
@@ -2612,29 +2602,7 @@ input AccountWhereInput {
   displayNameHasSuffix: String
   displayNameEqualFold: String
   displayNameContainsFold: String
-  """
-  platform_admin field predicates
-  """
-  platformAdmin: Boolean
-  platformAdminNEQ: Boolean
-  """
-  deleted_at field predicates
-  """
-  deletedAt: Time
-  deletedAtNEQ: Time
-  deletedAtIn: [Time!]
-  deletedAtNotIn: [Time!]
-  deletedAtGT: Time
-  deletedAtGTE: Time
-  deletedAtLT: Time
-  deletedAtLTE: Time
-  deletedAtIsNil: Boolean
-  deletedAtNotNil: Boolean
-  """
-  memberships edge predicates
-  """
-  hasMemberships: Boolean
-  hasMembershipsWith: [MembershipWhereInput!]
+  hasMembershipsWith: [MembershipWhereInput!] @readable
 }
 type Application implements Node {
   id: ID!
@@ -2805,16 +2773,8 @@ input ApplicationWhereInput {
   updatedAtGTE: Time
   updatedAtLT: Time
   updatedAtLTE: Time
-  """
-  organization edge predicates
-  """
-  hasOrganization: Boolean
-  hasOrganizationWith: [OrganizationWhereInput!]
-  """
-  sector edge predicates
-  """
-  hasSector: Boolean
-  hasSectorWith: [SectorWhereInput!]
+  hasOrganizationWith: [OrganizationWhereInput!] @readable
+  hasSectorWith: [SectorWhereInput!] @readable
 }
 type AuditEvent implements Node {
   id: ID!
@@ -2988,11 +2948,7 @@ input AuditEventWhereInput {
   requestIDHasSuffix: String
   requestIDEqualFold: String
   requestIDContainsFold: String
-  """
-  organization edge predicates
-  """
-  hasOrganization: Boolean
-  hasOrganizationWith: [OrganizationWhereInput!]
+  hasOrganizationWith: [OrganizationWhereInput!] @readable
 }
 """
 Define a Relay Cursor type:
@@ -3188,11 +3144,7 @@ input HandleWhereInput {
   valueHasSuffix: String
   valueEqualFold: String
   valueContainsFold: String
-  """
-  person edge predicates
-  """
-  hasPerson: Boolean
-  hasPersonWith: [PersonWhereInput!]
+  hasPersonWith: [PersonWhereInput!] @readable
 }
 type Invitation implements Node {
   id: ID!
@@ -3358,11 +3310,7 @@ input InvitationWhereInput {
   respondedAtLTE: Time
   respondedAtIsNil: Boolean
   respondedAtNotNil: Boolean
-  """
-  organization edge predicates
-  """
-  hasOrganization: Boolean
-  hasOrganizationWith: [OrganizationWhereInput!]
+  hasOrganizationWith: [OrganizationWhereInput!] @readable
 }
 """
 The builtin Map type
@@ -3471,16 +3419,8 @@ input MembershipWhereInput {
   roleHasSuffix: String
   roleEqualFold: String
   roleContainsFold: String
-  """
-  account edge predicates
-  """
-  hasAccount: Boolean
-  hasAccountWith: [AccountWhereInput!]
-  """
-  organization edge predicates
-  """
-  hasOrganization: Boolean
-  hasOrganizationWith: [OrganizationWhereInput!]
+  hasAccountWith: [AccountWhereInput!] @readable
+  hasOrganizationWith: [OrganizationWhereInput!] @readable
 }
 """
 An object with an ID.
@@ -3961,51 +3901,15 @@ input OrganizationWhereInput {
   deletedAtLTE: Time
   deletedAtIsNil: Boolean
   deletedAtNotNil: Boolean
-  """
-  parent edge predicates
-  """
-  hasParent: Boolean
-  hasParentWith: [OrganizationWhereInput!]
-  """
-  children edge predicates
-  """
-  hasChildren: Boolean
-  hasChildrenWith: [OrganizationWhereInput!]
-  """
-  members edge predicates
-  """
-  hasMembers: Boolean
-  hasMembersWith: [MembershipWhereInput!]
-  """
-  invitations edge predicates
-  """
-  hasInvitations: Boolean
-  hasInvitationsWith: [InvitationWhereInput!]
-  """
-  applications edge predicates
-  """
-  hasApplications: Boolean
-  hasApplicationsWith: [ApplicationWhereInput!]
-  """
-  sectors edge predicates
-  """
-  hasSectors: Boolean
-  hasSectorsWith: [SectorWhereInput!]
-  """
-  api_keys edge predicates
-  """
-  hasAPIKeys: Boolean
-  hasAPIKeysWith: [APIKeyWhereInput!]
-  """
-  audit_events edge predicates
-  """
-  hasAuditEvents: Boolean
-  hasAuditEventsWith: [AuditEventWhereInput!]
-  """
-  persons edge predicates
-  """
-  hasPersons: Boolean
-  hasPersonsWith: [PersonWhereInput!]
+  hasParentWith: [OrganizationWhereInput!] @readable
+  hasChildrenWith: [OrganizationWhereInput!] @readable
+  hasMembersWith: [MembershipWhereInput!] @readable
+  hasInvitationsWith: [InvitationWhereInput!] @readable
+  hasApplicationsWith: [ApplicationWhereInput!] @readable
+  hasSectorsWith: [SectorWhereInput!] @readable
+  hasAPIKeysWith: [APIKeyWhereInput!] @readable
+  hasAuditEventsWith: [AuditEventWhereInput!] @readable
+  hasPersonsWith: [PersonWhereInput!] @readable
 }
 """
 Information about pagination in a connection.
@@ -4319,16 +4223,8 @@ input SectorWhereInput {
   statusNEQ: SectorStatus
   statusIn: [SectorStatus!]
   statusNotIn: [SectorStatus!]
-  """
-  organization edge predicates
-  """
-  hasOrganization: Boolean
-  hasOrganizationWith: [OrganizationWhereInput!]
-  """
-  applications edge predicates
-  """
-  hasApplications: Boolean
-  hasApplicationsWith: [ApplicationWhereInput!]
+  hasOrganizationWith: [OrganizationWhereInput!] @readable
+  hasApplicationsWith: [ApplicationWhereInput!] @readable
 }
 """
 The builtin Time type
@@ -14949,7 +14845,7 @@ func (ec *executionContext) unmarshalInputAPIKeyWhereInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "role", "roleNEQ", "roleIn", "roleNotIn", "roleGT", "roleGTE", "roleLT", "roleLTE", "roleContains", "roleHasPrefix", "roleHasSuffix", "roleEqualFold", "roleContainsFold", "prefix", "prefixNEQ", "prefixIn", "prefixNotIn", "prefixGT", "prefixGTE", "prefixLT", "prefixLTE", "prefixContains", "prefixHasPrefix", "prefixHasSuffix", "prefixEqualFold", "prefixContainsFold", "expiresAt", "expiresAtNEQ", "expiresAtIn", "expiresAtNotIn", "expiresAtGT", "expiresAtGTE", "expiresAtLT", "expiresAtLTE", "expiresAtIsNil", "expiresAtNotNil", "lastUsedAt", "lastUsedAtNEQ", "lastUsedAtIn", "lastUsedAtNotIn", "lastUsedAtGT", "lastUsedAtGTE", "lastUsedAtLT", "lastUsedAtLTE", "lastUsedAtIsNil", "lastUsedAtNotNil", "revokedAt", "revokedAtNEQ", "revokedAtIn", "revokedAtNotIn", "revokedAtGT", "revokedAtGTE", "revokedAtLT", "revokedAtLTE", "revokedAtIsNil", "revokedAtNotNil", "hasOrganization", "hasOrganizationWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "role", "roleNEQ", "roleIn", "roleNotIn", "roleGT", "roleGTE", "roleLT", "roleLTE", "roleContains", "roleHasPrefix", "roleHasSuffix", "roleEqualFold", "roleContainsFold", "prefix", "prefixNEQ", "prefixIn", "prefixNotIn", "prefixGT", "prefixGTE", "prefixLT", "prefixLTE", "prefixContains", "prefixHasPrefix", "prefixHasSuffix", "prefixEqualFold", "prefixContainsFold", "expiresAt", "expiresAtNEQ", "expiresAtIn", "expiresAtNotIn", "expiresAtGT", "expiresAtGTE", "expiresAtLT", "expiresAtLTE", "expiresAtIsNil", "expiresAtNotNil", "lastUsedAt", "lastUsedAtNEQ", "lastUsedAtIn", "lastUsedAtNotIn", "lastUsedAtGT", "lastUsedAtGTE", "lastUsedAtLT", "lastUsedAtLTE", "lastUsedAtIsNil", "lastUsedAtNotNil", "revokedAt", "revokedAtNEQ", "revokedAtIn", "revokedAtNotIn", "revokedAtGT", "revokedAtGTE", "revokedAtLT", "revokedAtLTE", "revokedAtIsNil", "revokedAtNotNil", "hasOrganizationWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15572,20 +15468,32 @@ func (ec *executionContext) unmarshalInputAPIKeyWhereInput(ctx context.Context, 
 				return it, err
 			}
 			it.RevokedAtNotNil = data
-		case "hasOrganization":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasOrganization"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasOrganization = data
 		case "hasOrganizationWith":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasOrganizationWith"))
-			data, err := ec.unmarshalOOrganizationWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐOrganizationWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) {
+				return ec.unmarshalOOrganizationWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐOrganizationWhereInputᚄ(ctx, v)
 			}
-			it.HasOrganizationWith = data
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Readable == nil {
+					var zeroVal []*ent.OrganizationWhereInput
+					return zeroVal, errors.New("directive readable is not implemented")
+				}
+				return ec.Directives.Readable(ctx, obj, directive0)
+			}
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.([]*ent.OrganizationWhereInput); ok {
+				it.HasOrganizationWith = data
+			} else if tmp == nil {
+				it.HasOrganizationWith = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be []*github.com/orgraph/orgraph/ent.OrganizationWhereInput`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		}
 	}
 	return it, nil
@@ -15667,7 +15575,7 @@ func (ec *executionContext) unmarshalInputAccountWhereInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "alias", "aliasNEQ", "aliasIn", "aliasNotIn", "aliasGT", "aliasGTE", "aliasLT", "aliasLTE", "aliasContains", "aliasHasPrefix", "aliasHasSuffix", "aliasIsNil", "aliasNotNil", "aliasEqualFold", "aliasContainsFold", "displayName", "displayNameNEQ", "displayNameIn", "displayNameNotIn", "displayNameGT", "displayNameGTE", "displayNameLT", "displayNameLTE", "displayNameContains", "displayNameHasPrefix", "displayNameHasSuffix", "displayNameEqualFold", "displayNameContainsFold", "platformAdmin", "platformAdminNEQ", "deletedAt", "deletedAtNEQ", "deletedAtIn", "deletedAtNotIn", "deletedAtGT", "deletedAtGTE", "deletedAtLT", "deletedAtLTE", "deletedAtIsNil", "deletedAtNotNil", "hasMemberships", "hasMembershipsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "alias", "aliasNEQ", "aliasIn", "aliasNotIn", "aliasGT", "aliasGTE", "aliasLT", "aliasLTE", "aliasContains", "aliasHasPrefix", "aliasHasSuffix", "aliasIsNil", "aliasNotNil", "aliasEqualFold", "aliasContainsFold", "displayName", "displayNameNEQ", "displayNameIn", "displayNameNotIn", "displayNameGT", "displayNameGTE", "displayNameLT", "displayNameLTE", "displayNameContains", "displayNameHasPrefix", "displayNameHasSuffix", "displayNameEqualFold", "displayNameContainsFold", "hasMembershipsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15695,62 +15603,6 @@ func (ec *executionContext) unmarshalInputAccountWhereInput(ctx context.Context,
 				return it, err
 			}
 			it.Or = data
-		case "id":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
-			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ID = data
-		case "idNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
-			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IDNEQ = data
-		case "idIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
-			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋgoogleᚋuuidᚐUUIDᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IDIn = data
-		case "idNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
-			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋgoogleᚋuuidᚐUUIDᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IDNotIn = data
-		case "idGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
-			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IDGT = data
-		case "idGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
-			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IDGTE = data
-		case "idLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
-			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IDLT = data
-		case "idLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
-			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IDLTE = data
 		case "createdAt":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
 			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
@@ -16003,104 +15855,32 @@ func (ec *executionContext) unmarshalInputAccountWhereInput(ctx context.Context,
 				return it, err
 			}
 			it.DisplayNameContainsFold = data
-		case "platformAdmin":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("platformAdmin"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.PlatformAdmin = data
-		case "platformAdminNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("platformAdminNEQ"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.PlatformAdminNEQ = data
-		case "deletedAt":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deletedAt"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DeletedAt = data
-		case "deletedAtNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deletedAtNEQ"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DeletedAtNEQ = data
-		case "deletedAtIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deletedAtIn"))
-			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DeletedAtIn = data
-		case "deletedAtNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deletedAtNotIn"))
-			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DeletedAtNotIn = data
-		case "deletedAtGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deletedAtGT"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DeletedAtGT = data
-		case "deletedAtGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deletedAtGTE"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DeletedAtGTE = data
-		case "deletedAtLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deletedAtLT"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DeletedAtLT = data
-		case "deletedAtLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deletedAtLTE"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DeletedAtLTE = data
-		case "deletedAtIsNil":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deletedAtIsNil"))
-			data, err := ec.unmarshalOBoolean2bool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DeletedAtIsNil = data
-		case "deletedAtNotNil":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deletedAtNotNil"))
-			data, err := ec.unmarshalOBoolean2bool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DeletedAtNotNil = data
-		case "hasMemberships":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasMemberships"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasMemberships = data
 		case "hasMembershipsWith":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasMembershipsWith"))
-			data, err := ec.unmarshalOMembershipWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐMembershipWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) {
+				return ec.unmarshalOMembershipWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐMembershipWhereInputᚄ(ctx, v)
 			}
-			it.HasMembershipsWith = data
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Readable == nil {
+					var zeroVal []*ent.MembershipWhereInput
+					return zeroVal, errors.New("directive readable is not implemented")
+				}
+				return ec.Directives.Readable(ctx, obj, directive0)
+			}
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.([]*ent.MembershipWhereInput); ok {
+				it.HasMembershipsWith = data
+			} else if tmp == nil {
+				it.HasMembershipsWith = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be []*github.com/orgraph/orgraph/ent.MembershipWhereInput`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		}
 	}
 	return it, nil
@@ -16182,7 +15962,7 @@ func (ec *executionContext) unmarshalInputApplicationWhereInput(ctx context.Cont
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "kind", "kindNEQ", "kindIn", "kindNotIn", "anchor", "anchorNEQ", "anchorIn", "anchorNotIn", "anchorGT", "anchorGTE", "anchorLT", "anchorLTE", "anchorContains", "anchorHasPrefix", "anchorHasSuffix", "anchorEqualFold", "anchorContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "hasOrganization", "hasOrganizationWith", "hasSector", "hasSectorWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "kind", "kindNEQ", "kindIn", "kindNotIn", "anchor", "anchorNEQ", "anchorIn", "anchorNotIn", "anchorGT", "anchorGTE", "anchorLT", "anchorLTE", "anchorContains", "anchorHasPrefix", "anchorHasSuffix", "anchorEqualFold", "anchorContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "hasOrganizationWith", "hasSectorWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -16616,34 +16396,58 @@ func (ec *executionContext) unmarshalInputApplicationWhereInput(ctx context.Cont
 				return it, err
 			}
 			it.UpdatedAtLTE = data
-		case "hasOrganization":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasOrganization"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasOrganization = data
 		case "hasOrganizationWith":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasOrganizationWith"))
-			data, err := ec.unmarshalOOrganizationWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐOrganizationWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) {
+				return ec.unmarshalOOrganizationWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐOrganizationWhereInputᚄ(ctx, v)
 			}
-			it.HasOrganizationWith = data
-		case "hasSector":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasSector"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Readable == nil {
+					var zeroVal []*ent.OrganizationWhereInput
+					return zeroVal, errors.New("directive readable is not implemented")
+				}
+				return ec.Directives.Readable(ctx, obj, directive0)
 			}
-			it.HasSector = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.([]*ent.OrganizationWhereInput); ok {
+				it.HasOrganizationWith = data
+			} else if tmp == nil {
+				it.HasOrganizationWith = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be []*github.com/orgraph/orgraph/ent.OrganizationWhereInput`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "hasSectorWith":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasSectorWith"))
-			data, err := ec.unmarshalOSectorWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐSectorWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) {
+				return ec.unmarshalOSectorWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐSectorWhereInputᚄ(ctx, v)
 			}
-			it.HasSectorWith = data
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Readable == nil {
+					var zeroVal []*ent.SectorWhereInput
+					return zeroVal, errors.New("directive readable is not implemented")
+				}
+				return ec.Directives.Readable(ctx, obj, directive0)
+			}
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.([]*ent.SectorWhereInput); ok {
+				it.HasSectorWith = data
+			} else if tmp == nil {
+				it.HasSectorWith = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be []*github.com/orgraph/orgraph/ent.SectorWhereInput`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		}
 	}
 	return it, nil
@@ -16725,7 +16529,7 @@ func (ec *executionContext) unmarshalInputAuditEventWhereInput(ctx context.Conte
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "action", "actionNEQ", "actionIn", "actionNotIn", "actionGT", "actionGTE", "actionLT", "actionLTE", "actionContains", "actionHasPrefix", "actionHasSuffix", "actionEqualFold", "actionContainsFold", "actor", "actorNEQ", "actorIn", "actorNotIn", "actorGT", "actorGTE", "actorLT", "actorLTE", "actorContains", "actorHasPrefix", "actorHasSuffix", "actorEqualFold", "actorContainsFold", "resourceType", "resourceTypeNEQ", "resourceTypeIn", "resourceTypeNotIn", "resourceTypeGT", "resourceTypeGTE", "resourceTypeLT", "resourceTypeLTE", "resourceTypeContains", "resourceTypeHasPrefix", "resourceTypeHasSuffix", "resourceTypeEqualFold", "resourceTypeContainsFold", "resourceID", "resourceIDNEQ", "resourceIDIn", "resourceIDNotIn", "resourceIDGT", "resourceIDGTE", "resourceIDLT", "resourceIDLTE", "resourceIDContains", "resourceIDHasPrefix", "resourceIDHasSuffix", "resourceIDEqualFold", "resourceIDContainsFold", "requestID", "requestIDNEQ", "requestIDIn", "requestIDNotIn", "requestIDGT", "requestIDGTE", "requestIDLT", "requestIDLTE", "requestIDContains", "requestIDHasPrefix", "requestIDHasSuffix", "requestIDEqualFold", "requestIDContainsFold", "hasOrganization", "hasOrganizationWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "action", "actionNEQ", "actionIn", "actionNotIn", "actionGT", "actionGTE", "actionLT", "actionLTE", "actionContains", "actionHasPrefix", "actionHasSuffix", "actionEqualFold", "actionContainsFold", "actor", "actorNEQ", "actorIn", "actorNotIn", "actorGT", "actorGTE", "actorLT", "actorLTE", "actorContains", "actorHasPrefix", "actorHasSuffix", "actorEqualFold", "actorContainsFold", "resourceType", "resourceTypeNEQ", "resourceTypeIn", "resourceTypeNotIn", "resourceTypeGT", "resourceTypeGTE", "resourceTypeLT", "resourceTypeLTE", "resourceTypeContains", "resourceTypeHasPrefix", "resourceTypeHasSuffix", "resourceTypeEqualFold", "resourceTypeContainsFold", "resourceID", "resourceIDNEQ", "resourceIDIn", "resourceIDNotIn", "resourceIDGT", "resourceIDGTE", "resourceIDLT", "resourceIDLTE", "resourceIDContains", "resourceIDHasPrefix", "resourceIDHasSuffix", "resourceIDEqualFold", "resourceIDContainsFold", "requestID", "requestIDNEQ", "requestIDIn", "requestIDNotIn", "requestIDGT", "requestIDGTE", "requestIDLT", "requestIDLTE", "requestIDContains", "requestIDHasPrefix", "requestIDHasSuffix", "requestIDEqualFold", "requestIDContainsFold", "hasOrganizationWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -17320,20 +17124,32 @@ func (ec *executionContext) unmarshalInputAuditEventWhereInput(ctx context.Conte
 				return it, err
 			}
 			it.RequestIDContainsFold = data
-		case "hasOrganization":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasOrganization"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasOrganization = data
 		case "hasOrganizationWith":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasOrganizationWith"))
-			data, err := ec.unmarshalOOrganizationWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐOrganizationWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) {
+				return ec.unmarshalOOrganizationWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐOrganizationWhereInputᚄ(ctx, v)
 			}
-			it.HasOrganizationWith = data
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Readable == nil {
+					var zeroVal []*ent.OrganizationWhereInput
+					return zeroVal, errors.New("directive readable is not implemented")
+				}
+				return ec.Directives.Readable(ctx, obj, directive0)
+			}
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.([]*ent.OrganizationWhereInput); ok {
+				it.HasOrganizationWith = data
+			} else if tmp == nil {
+				it.HasOrganizationWith = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be []*github.com/orgraph/orgraph/ent.OrganizationWhereInput`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		}
 	}
 	return it, nil
@@ -17867,7 +17683,7 @@ func (ec *executionContext) unmarshalInputHandleWhereInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "type", "typeNEQ", "typeIn", "typeNotIn", "value", "valueNEQ", "valueIn", "valueNotIn", "valueGT", "valueGTE", "valueLT", "valueLTE", "valueContains", "valueHasPrefix", "valueHasSuffix", "valueEqualFold", "valueContainsFold", "hasPerson", "hasPersonWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "type", "typeNEQ", "typeIn", "typeNotIn", "value", "valueNEQ", "valueIn", "valueNotIn", "valueGT", "valueGTE", "valueLT", "valueLTE", "valueContains", "valueHasPrefix", "valueHasSuffix", "valueEqualFold", "valueContainsFold", "hasPersonWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -18126,20 +17942,32 @@ func (ec *executionContext) unmarshalInputHandleWhereInput(ctx context.Context, 
 				return it, err
 			}
 			it.ValueContainsFold = data
-		case "hasPerson":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasPerson"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasPerson = data
 		case "hasPersonWith":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasPersonWith"))
-			data, err := ec.unmarshalOPersonWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐPersonWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) {
+				return ec.unmarshalOPersonWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐPersonWhereInputᚄ(ctx, v)
 			}
-			it.HasPersonWith = data
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Readable == nil {
+					var zeroVal []*ent.PersonWhereInput
+					return zeroVal, errors.New("directive readable is not implemented")
+				}
+				return ec.Directives.Readable(ctx, obj, directive0)
+			}
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.([]*ent.PersonWhereInput); ok {
+				it.HasPersonWith = data
+			} else if tmp == nil {
+				it.HasPersonWith = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be []*github.com/orgraph/orgraph/ent.PersonWhereInput`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		}
 	}
 	return it, nil
@@ -18221,7 +18049,7 @@ func (ec *executionContext) unmarshalInputInvitationWhereInput(ctx context.Conte
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "alias", "aliasNEQ", "aliasIn", "aliasNotIn", "aliasGT", "aliasGTE", "aliasLT", "aliasLTE", "aliasContains", "aliasHasPrefix", "aliasHasSuffix", "aliasEqualFold", "aliasContainsFold", "role", "roleNEQ", "roleIn", "roleNotIn", "roleGT", "roleGTE", "roleLT", "roleLTE", "roleContains", "roleHasPrefix", "roleHasSuffix", "roleEqualFold", "roleContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "expiresAt", "expiresAtNEQ", "expiresAtIn", "expiresAtNotIn", "expiresAtGT", "expiresAtGTE", "expiresAtLT", "expiresAtLTE", "respondedAt", "respondedAtNEQ", "respondedAtIn", "respondedAtNotIn", "respondedAtGT", "respondedAtGTE", "respondedAtLT", "respondedAtLTE", "respondedAtIsNil", "respondedAtNotNil", "hasOrganization", "hasOrganizationWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "alias", "aliasNEQ", "aliasIn", "aliasNotIn", "aliasGT", "aliasGTE", "aliasLT", "aliasLTE", "aliasContains", "aliasHasPrefix", "aliasHasSuffix", "aliasEqualFold", "aliasContainsFold", "role", "roleNEQ", "roleIn", "roleNotIn", "roleGT", "roleGTE", "roleLT", "roleLTE", "roleContains", "roleHasPrefix", "roleHasSuffix", "roleEqualFold", "roleContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "expiresAt", "expiresAtNEQ", "expiresAtIn", "expiresAtNotIn", "expiresAtGT", "expiresAtGTE", "expiresAtLT", "expiresAtLTE", "respondedAt", "respondedAtNEQ", "respondedAtIn", "respondedAtNotIn", "respondedAtGT", "respondedAtGTE", "respondedAtLT", "respondedAtLTE", "respondedAtIsNil", "respondedAtNotNil", "hasOrganizationWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -18697,20 +18525,32 @@ func (ec *executionContext) unmarshalInputInvitationWhereInput(ctx context.Conte
 				return it, err
 			}
 			it.RespondedAtNotNil = data
-		case "hasOrganization":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasOrganization"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasOrganization = data
 		case "hasOrganizationWith":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasOrganizationWith"))
-			data, err := ec.unmarshalOOrganizationWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐOrganizationWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) {
+				return ec.unmarshalOOrganizationWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐOrganizationWhereInputᚄ(ctx, v)
 			}
-			it.HasOrganizationWith = data
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Readable == nil {
+					var zeroVal []*ent.OrganizationWhereInput
+					return zeroVal, errors.New("directive readable is not implemented")
+				}
+				return ec.Directives.Readable(ctx, obj, directive0)
+			}
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.([]*ent.OrganizationWhereInput); ok {
+				it.HasOrganizationWith = data
+			} else if tmp == nil {
+				it.HasOrganizationWith = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be []*github.com/orgraph/orgraph/ent.OrganizationWhereInput`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		}
 	}
 	return it, nil
@@ -18792,7 +18632,7 @@ func (ec *executionContext) unmarshalInputMembershipWhereInput(ctx context.Conte
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "role", "roleNEQ", "roleIn", "roleNotIn", "roleGT", "roleGTE", "roleLT", "roleLTE", "roleContains", "roleHasPrefix", "roleHasSuffix", "roleEqualFold", "roleContainsFold", "hasAccount", "hasAccountWith", "hasOrganization", "hasOrganizationWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "role", "roleNEQ", "roleIn", "roleNotIn", "roleGT", "roleGTE", "roleLT", "roleLTE", "roleContains", "roleHasPrefix", "roleHasSuffix", "roleEqualFold", "roleContainsFold", "hasAccountWith", "hasOrganizationWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -19023,34 +18863,58 @@ func (ec *executionContext) unmarshalInputMembershipWhereInput(ctx context.Conte
 				return it, err
 			}
 			it.RoleContainsFold = data
-		case "hasAccount":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasAccount"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasAccount = data
 		case "hasAccountWith":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasAccountWith"))
-			data, err := ec.unmarshalOAccountWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐAccountWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) {
+				return ec.unmarshalOAccountWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐAccountWhereInputᚄ(ctx, v)
 			}
-			it.HasAccountWith = data
-		case "hasOrganization":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasOrganization"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Readable == nil {
+					var zeroVal []*ent.AccountWhereInput
+					return zeroVal, errors.New("directive readable is not implemented")
+				}
+				return ec.Directives.Readable(ctx, obj, directive0)
 			}
-			it.HasOrganization = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.([]*ent.AccountWhereInput); ok {
+				it.HasAccountWith = data
+			} else if tmp == nil {
+				it.HasAccountWith = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be []*github.com/orgraph/orgraph/ent.AccountWhereInput`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "hasOrganizationWith":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasOrganizationWith"))
-			data, err := ec.unmarshalOOrganizationWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐOrganizationWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) {
+				return ec.unmarshalOOrganizationWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐOrganizationWhereInputᚄ(ctx, v)
 			}
-			it.HasOrganizationWith = data
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Readable == nil {
+					var zeroVal []*ent.OrganizationWhereInput
+					return zeroVal, errors.New("directive readable is not implemented")
+				}
+				return ec.Directives.Readable(ctx, obj, directive0)
+			}
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.([]*ent.OrganizationWhereInput); ok {
+				it.HasOrganizationWith = data
+			} else if tmp == nil {
+				it.HasOrganizationWith = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be []*github.com/orgraph/orgraph/ent.OrganizationWhereInput`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		}
 	}
 	return it, nil
@@ -19188,7 +19052,7 @@ func (ec *executionContext) unmarshalInputOrganizationWhereInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "slug", "slugNEQ", "slugIn", "slugNotIn", "slugGT", "slugGTE", "slugLT", "slugLTE", "slugContains", "slugHasPrefix", "slugHasSuffix", "slugEqualFold", "slugContainsFold", "tenant", "tenantNEQ", "tenantIn", "tenantNotIn", "tenantGT", "tenantGTE", "tenantLT", "tenantLTE", "tenantContains", "tenantHasPrefix", "tenantHasSuffix", "tenantEqualFold", "tenantContainsFold", "parentID", "parentIDNEQ", "parentIDIn", "parentIDNotIn", "parentIDIsNil", "parentIDNotNil", "depth", "depthNEQ", "depthIn", "depthNotIn", "depthGT", "depthGTE", "depthLT", "depthLTE", "status", "statusNEQ", "statusIn", "statusNotIn", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "deletedAt", "deletedAtNEQ", "deletedAtIn", "deletedAtNotIn", "deletedAtGT", "deletedAtGTE", "deletedAtLT", "deletedAtLTE", "deletedAtIsNil", "deletedAtNotNil", "hasParent", "hasParentWith", "hasChildren", "hasChildrenWith", "hasMembers", "hasMembersWith", "hasInvitations", "hasInvitationsWith", "hasApplications", "hasApplicationsWith", "hasSectors", "hasSectorsWith", "hasAPIKeys", "hasAPIKeysWith", "hasAuditEvents", "hasAuditEventsWith", "hasPersons", "hasPersonsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "slug", "slugNEQ", "slugIn", "slugNotIn", "slugGT", "slugGTE", "slugLT", "slugLTE", "slugContains", "slugHasPrefix", "slugHasSuffix", "slugEqualFold", "slugContainsFold", "tenant", "tenantNEQ", "tenantIn", "tenantNotIn", "tenantGT", "tenantGTE", "tenantLT", "tenantLTE", "tenantContains", "tenantHasPrefix", "tenantHasSuffix", "tenantEqualFold", "tenantContainsFold", "parentID", "parentIDNEQ", "parentIDIn", "parentIDNotIn", "parentIDIsNil", "parentIDNotNil", "depth", "depthNEQ", "depthIn", "depthNotIn", "depthGT", "depthGTE", "depthLT", "depthLTE", "status", "statusNEQ", "statusIn", "statusNotIn", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "deletedAt", "deletedAtNEQ", "deletedAtIn", "deletedAtNotIn", "deletedAtGT", "deletedAtGTE", "deletedAtLT", "deletedAtLTE", "deletedAtIsNil", "deletedAtNotNil", "hasParentWith", "hasChildrenWith", "hasMembersWith", "hasInvitationsWith", "hasApplicationsWith", "hasSectorsWith", "hasAPIKeysWith", "hasAuditEventsWith", "hasPersonsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -19853,132 +19717,240 @@ func (ec *executionContext) unmarshalInputOrganizationWhereInput(ctx context.Con
 				return it, err
 			}
 			it.DeletedAtNotNil = data
-		case "hasParent":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasParent"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasParent = data
 		case "hasParentWith":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasParentWith"))
-			data, err := ec.unmarshalOOrganizationWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐOrganizationWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) {
+				return ec.unmarshalOOrganizationWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐOrganizationWhereInputᚄ(ctx, v)
 			}
-			it.HasParentWith = data
-		case "hasChildren":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasChildren"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Readable == nil {
+					var zeroVal []*ent.OrganizationWhereInput
+					return zeroVal, errors.New("directive readable is not implemented")
+				}
+				return ec.Directives.Readable(ctx, obj, directive0)
 			}
-			it.HasChildren = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.([]*ent.OrganizationWhereInput); ok {
+				it.HasParentWith = data
+			} else if tmp == nil {
+				it.HasParentWith = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be []*github.com/orgraph/orgraph/ent.OrganizationWhereInput`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "hasChildrenWith":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasChildrenWith"))
-			data, err := ec.unmarshalOOrganizationWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐOrganizationWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) {
+				return ec.unmarshalOOrganizationWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐOrganizationWhereInputᚄ(ctx, v)
 			}
-			it.HasChildrenWith = data
-		case "hasMembers":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasMembers"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Readable == nil {
+					var zeroVal []*ent.OrganizationWhereInput
+					return zeroVal, errors.New("directive readable is not implemented")
+				}
+				return ec.Directives.Readable(ctx, obj, directive0)
 			}
-			it.HasMembers = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.([]*ent.OrganizationWhereInput); ok {
+				it.HasChildrenWith = data
+			} else if tmp == nil {
+				it.HasChildrenWith = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be []*github.com/orgraph/orgraph/ent.OrganizationWhereInput`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "hasMembersWith":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasMembersWith"))
-			data, err := ec.unmarshalOMembershipWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐMembershipWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) {
+				return ec.unmarshalOMembershipWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐMembershipWhereInputᚄ(ctx, v)
 			}
-			it.HasMembersWith = data
-		case "hasInvitations":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasInvitations"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Readable == nil {
+					var zeroVal []*ent.MembershipWhereInput
+					return zeroVal, errors.New("directive readable is not implemented")
+				}
+				return ec.Directives.Readable(ctx, obj, directive0)
 			}
-			it.HasInvitations = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.([]*ent.MembershipWhereInput); ok {
+				it.HasMembersWith = data
+			} else if tmp == nil {
+				it.HasMembersWith = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be []*github.com/orgraph/orgraph/ent.MembershipWhereInput`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "hasInvitationsWith":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasInvitationsWith"))
-			data, err := ec.unmarshalOInvitationWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐInvitationWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) {
+				return ec.unmarshalOInvitationWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐInvitationWhereInputᚄ(ctx, v)
 			}
-			it.HasInvitationsWith = data
-		case "hasApplications":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasApplications"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Readable == nil {
+					var zeroVal []*ent.InvitationWhereInput
+					return zeroVal, errors.New("directive readable is not implemented")
+				}
+				return ec.Directives.Readable(ctx, obj, directive0)
 			}
-			it.HasApplications = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.([]*ent.InvitationWhereInput); ok {
+				it.HasInvitationsWith = data
+			} else if tmp == nil {
+				it.HasInvitationsWith = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be []*github.com/orgraph/orgraph/ent.InvitationWhereInput`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "hasApplicationsWith":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasApplicationsWith"))
-			data, err := ec.unmarshalOApplicationWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐApplicationWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) {
+				return ec.unmarshalOApplicationWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐApplicationWhereInputᚄ(ctx, v)
 			}
-			it.HasApplicationsWith = data
-		case "hasSectors":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasSectors"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Readable == nil {
+					var zeroVal []*ent.ApplicationWhereInput
+					return zeroVal, errors.New("directive readable is not implemented")
+				}
+				return ec.Directives.Readable(ctx, obj, directive0)
 			}
-			it.HasSectors = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.([]*ent.ApplicationWhereInput); ok {
+				it.HasApplicationsWith = data
+			} else if tmp == nil {
+				it.HasApplicationsWith = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be []*github.com/orgraph/orgraph/ent.ApplicationWhereInput`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "hasSectorsWith":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasSectorsWith"))
-			data, err := ec.unmarshalOSectorWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐSectorWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) {
+				return ec.unmarshalOSectorWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐSectorWhereInputᚄ(ctx, v)
 			}
-			it.HasSectorsWith = data
-		case "hasAPIKeys":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasAPIKeys"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Readable == nil {
+					var zeroVal []*ent.SectorWhereInput
+					return zeroVal, errors.New("directive readable is not implemented")
+				}
+				return ec.Directives.Readable(ctx, obj, directive0)
 			}
-			it.HasAPIKeys = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.([]*ent.SectorWhereInput); ok {
+				it.HasSectorsWith = data
+			} else if tmp == nil {
+				it.HasSectorsWith = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be []*github.com/orgraph/orgraph/ent.SectorWhereInput`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "hasAPIKeysWith":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasAPIKeysWith"))
-			data, err := ec.unmarshalOAPIKeyWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐAPIKeyWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) {
+				return ec.unmarshalOAPIKeyWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐAPIKeyWhereInputᚄ(ctx, v)
 			}
-			it.HasAPIKeysWith = data
-		case "hasAuditEvents":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasAuditEvents"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Readable == nil {
+					var zeroVal []*ent.APIKeyWhereInput
+					return zeroVal, errors.New("directive readable is not implemented")
+				}
+				return ec.Directives.Readable(ctx, obj, directive0)
 			}
-			it.HasAuditEvents = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.([]*ent.APIKeyWhereInput); ok {
+				it.HasAPIKeysWith = data
+			} else if tmp == nil {
+				it.HasAPIKeysWith = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be []*github.com/orgraph/orgraph/ent.APIKeyWhereInput`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "hasAuditEventsWith":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasAuditEventsWith"))
-			data, err := ec.unmarshalOAuditEventWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐAuditEventWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) {
+				return ec.unmarshalOAuditEventWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐAuditEventWhereInputᚄ(ctx, v)
 			}
-			it.HasAuditEventsWith = data
-		case "hasPersons":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasPersons"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Readable == nil {
+					var zeroVal []*ent.AuditEventWhereInput
+					return zeroVal, errors.New("directive readable is not implemented")
+				}
+				return ec.Directives.Readable(ctx, obj, directive0)
 			}
-			it.HasPersons = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.([]*ent.AuditEventWhereInput); ok {
+				it.HasAuditEventsWith = data
+			} else if tmp == nil {
+				it.HasAuditEventsWith = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be []*github.com/orgraph/orgraph/ent.AuditEventWhereInput`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "hasPersonsWith":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasPersonsWith"))
-			data, err := ec.unmarshalOPersonWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐPersonWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) {
+				return ec.unmarshalOPersonWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐPersonWhereInputᚄ(ctx, v)
 			}
-			it.HasPersonsWith = data
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Readable == nil {
+					var zeroVal []*ent.PersonWhereInput
+					return zeroVal, errors.New("directive readable is not implemented")
+				}
+				return ec.Directives.Readable(ctx, obj, directive0)
+			}
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.([]*ent.PersonWhereInput); ok {
+				it.HasPersonsWith = data
+			} else if tmp == nil {
+				it.HasPersonsWith = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be []*github.com/orgraph/orgraph/ent.PersonWhereInput`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		}
 	}
 	return it, nil
@@ -20295,7 +20267,7 @@ func (ec *executionContext) unmarshalInputSectorWhereInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "hasOrganization", "hasOrganizationWith", "hasApplications", "hasApplicationsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "hasOrganizationWith", "hasApplicationsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -20554,34 +20526,58 @@ func (ec *executionContext) unmarshalInputSectorWhereInput(ctx context.Context, 
 				return it, err
 			}
 			it.StatusNotIn = data
-		case "hasOrganization":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasOrganization"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasOrganization = data
 		case "hasOrganizationWith":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasOrganizationWith"))
-			data, err := ec.unmarshalOOrganizationWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐOrganizationWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) {
+				return ec.unmarshalOOrganizationWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐOrganizationWhereInputᚄ(ctx, v)
 			}
-			it.HasOrganizationWith = data
-		case "hasApplications":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasApplications"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Readable == nil {
+					var zeroVal []*ent.OrganizationWhereInput
+					return zeroVal, errors.New("directive readable is not implemented")
+				}
+				return ec.Directives.Readable(ctx, obj, directive0)
 			}
-			it.HasApplications = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.([]*ent.OrganizationWhereInput); ok {
+				it.HasOrganizationWith = data
+			} else if tmp == nil {
+				it.HasOrganizationWith = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be []*github.com/orgraph/orgraph/ent.OrganizationWhereInput`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "hasApplicationsWith":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasApplicationsWith"))
-			data, err := ec.unmarshalOApplicationWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐApplicationWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) {
+				return ec.unmarshalOApplicationWhereInput2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐApplicationWhereInputᚄ(ctx, v)
 			}
-			it.HasApplicationsWith = data
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Readable == nil {
+					var zeroVal []*ent.ApplicationWhereInput
+					return zeroVal, errors.New("directive readable is not implemented")
+				}
+				return ec.Directives.Readable(ctx, obj, directive0)
+			}
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.([]*ent.ApplicationWhereInput); ok {
+				it.HasApplicationsWith = data
+			} else if tmp == nil {
+				it.HasApplicationsWith = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be []*github.com/orgraph/orgraph/ent.ApplicationWhereInput`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		}
 	}
 	return it, nil

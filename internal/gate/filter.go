@@ -16,6 +16,8 @@ import (
 	"github.com/orgraph/orgraph/ent/application"
 	"github.com/orgraph/orgraph/ent/auditevent"
 	"github.com/orgraph/orgraph/ent/group"
+	"github.com/orgraph/orgraph/ent/handle"
+	"github.com/orgraph/orgraph/ent/handleuse"
 	"github.com/orgraph/orgraph/ent/intercept"
 	"github.com/orgraph/orgraph/ent/invitation"
 	"github.com/orgraph/orgraph/ent/membership"
@@ -23,84 +25,158 @@ import (
 	"github.com/orgraph/orgraph/ent/orgclosure"
 	"github.com/orgraph/orgraph/ent/person"
 	"github.com/orgraph/orgraph/ent/sector"
+	"github.com/orgraph/orgraph/internal/apperr"
 	"github.com/orgraph/orgraph/internal/auth"
 	"github.com/orgraph/orgraph/policy"
 )
 
 // installFilters makes every query of org data made for a GraphQL request
 // return only rows of orgs the caller may read, as SQL predicates over the
-// closure table, so totalCount and pagination stay exact.
+// closure table, so totalCount and pagination stay exact. The same rules
+// (readRules) confine the subqueries of has<Edge>With filters (see Readable).
 func (g *Gate) installFilters(client *ent.Client) {
 	client.Organization.Intercept(recordLoadedOrgs())
 	client.Organization.Intercept(
 		intercept.TraverseOrganization(func(ctx context.Context, q *ent.OrganizationQuery) error {
 			selectDecisionColumns(q)
-			return g.filter(ctx, "organization.read", func(p func(*sql.Selector)) {
-				q.Where(organization.DeletedAtIsNil(), func(s *sql.Selector) { p(s) })
-			}, organization.FieldID)
+			return g.confine(ctx, "Organization", func(p func(*sql.Selector)) { q.Where(p) })
 		}))
 	client.Membership.Intercept(
 		intercept.TraverseMembership(func(ctx context.Context, q *ent.MembershipQuery) error {
 			withColumn(q.SelectedFields(), q.Select, membership.FieldOrganizationID)
-			if !isSystem(ctx) && ctx.Value(requestKey{}) != nil {
-				// One's own memberships are listed even without members.read, but
-				// not those of soft-deleted orgs.
-				q.Where(membership.HasOrganizationWith(organization.DeletedAtIsNil()))
-			}
-			return g.filterOr(ctx, "members.read", membership.FieldOrganizationID, membership.FieldAccountID, func(p func(*sql.Selector)) { q.Where(p) })
+			return g.confine(ctx, "Membership", func(p func(*sql.Selector)) { q.Where(p) })
 		}))
 	client.Invitation.Intercept(
 		intercept.TraverseInvitation(func(ctx context.Context, q *ent.InvitationQuery) error {
 			withColumn(q.SelectedFields(), q.Select, invitation.FieldOrganizationID)
-			return g.filterOr(ctx, "invitations.read", invitation.FieldOrganizationID, invitation.FieldInviteeID, func(p func(*sql.Selector)) { q.Where(p) })
+			return g.confine(ctx, "Invitation", func(p func(*sql.Selector)) { q.Where(p) })
 		}))
 	client.Application.Intercept(
 		intercept.TraverseApplication(func(ctx context.Context, q *ent.ApplicationQuery) error {
 			withColumn(q.SelectedFields(), q.Select, application.FieldOrganizationID)
-			return g.filter(ctx, "application.read", func(p func(*sql.Selector)) { q.Where(p) }, application.FieldOrganizationID)
+			return g.confine(ctx, "Application", func(p func(*sql.Selector)) { q.Where(p) })
 		}))
 	client.Sector.Intercept(
 		intercept.TraverseSector(func(ctx context.Context, q *ent.SectorQuery) error {
 			withColumn(q.SelectedFields(), q.Select, sector.FieldOrganizationID)
-			return g.filter(ctx, "sector.read", func(p func(*sql.Selector)) { q.Where(p) }, sector.FieldOrganizationID)
+			return g.confine(ctx, "Sector", func(p func(*sql.Selector)) { q.Where(p) })
 		}))
 	client.APIKey.Intercept(
 		intercept.TraverseAPIKey(func(ctx context.Context, q *ent.APIKeyQuery) error {
 			withColumn(q.SelectedFields(), q.Select, apikey.FieldOrganizationID)
-			return g.filter(ctx, "apikey.read", func(p func(*sql.Selector)) { q.Where(p) }, apikey.FieldOrganizationID)
+			return g.confine(ctx, "APIKey", func(p func(*sql.Selector)) { q.Where(p) })
 		}))
 	client.AuditEvent.Intercept(
 		intercept.TraverseAuditEvent(func(ctx context.Context, q *ent.AuditEventQuery) error {
 			withColumn(q.SelectedFields(), q.Select, auditevent.FieldOrganizationID)
-			return g.filter(ctx, "audit.read", func(p func(*sql.Selector)) { q.Where(p) }, auditevent.FieldOrganizationID)
+			return g.confine(ctx, "AuditEvent", func(p func(*sql.Selector)) { q.Where(p) })
 		}))
 	client.Person.Intercept(
 		intercept.TraversePerson(func(ctx context.Context, q *ent.PersonQuery) error {
-			return g.filter(ctx, "person.read", func(p func(*sql.Selector)) {
-				q.Where(person.HasOrganizationsWith(func(s *sql.Selector) { p(s) }))
-			}, organization.FieldID)
+			return g.confine(ctx, "Person", func(p func(*sql.Selector)) { q.Where(p) })
 		}))
 	client.Group.Intercept(
 		intercept.TraverseGroup(func(ctx context.Context, q *ent.GroupQuery) error {
-			return g.filter(ctx, "group.read", func(p func(*sql.Selector)) {
-				q.Where(func(s *sql.Selector) {
-					orgs := sql.Select(organization.FieldGroupPoolID).From(sql.Table(organization.Table))
-					p(orgs)
-					s.Where(sql.In(s.C(group.FieldPoolID), orgs))
-				})
-			}, organization.FieldID)
+			return g.confine(ctx, "Group", func(p func(*sql.Selector)) { q.Where(p) })
 		}))
-	g.installIdentityFilters(client)
+	client.Handle.Intercept(
+		intercept.TraverseHandle(func(ctx context.Context, q *ent.HandleQuery) error {
+			return g.confine(ctx, "Handle", func(p func(*sql.Selector)) { q.Where(p) })
+		}))
 	client.Account.Intercept(
 		intercept.TraverseAccount(func(ctx context.Context, q *ent.AccountQuery) error {
-			return g.filter(ctx, "members.read", func(p func(*sql.Selector)) {
-				self := selfID(ctx)
-				q.Where(account.Or(
-					account.ID(self),
-					account.HasMembershipsWith(func(s *sql.Selector) { p(s) }),
-				))
-			}, membership.FieldOrganizationID)
+			return g.confine(ctx, "Account", func(p func(*sql.Selector)) { q.Where(p) })
 		}))
+}
+
+// inScope renders the caller's scope for one read action on an org-id column
+// of a selector (the list's own, or a filter's subquery).
+type inScope func(s *sql.Selector, orgColumn string) *sql.Predicate
+
+// readRule says which read action guards rows of a type and how a row is tied
+// to the orgs that action's scope names.
+type readRule struct {
+	action string
+	where  func(s *sql.Selector, self uuid.UUID, in inScope)
+}
+
+// readRules holds one rule per type that carries org data. A type without a
+// rule cannot be filtered over an edge (Readable fails closed).
+var readRules = map[string]readRule{
+	"Organization": {"organization.read", func(s *sql.Selector, _ uuid.UUID, in inScope) {
+		s.Where(sql.And(sql.IsNull(s.C(organization.FieldDeletedAt)), in(s, organization.FieldID)))
+	}},
+	// One's own memberships are listed even without members.read, but not
+	// those of soft-deleted orgs.
+	"Membership": {"members.read", func(s *sql.Selector, self uuid.UUID, in inScope) {
+		membership.HasOrganizationWith(organization.DeletedAtIsNil())(s)
+		s.Where(sql.Or(sql.EQ(s.C(membership.FieldAccountID), self), in(s, membership.FieldOrganizationID)))
+	}},
+	// An invitation is also readable by its invitee.
+	"Invitation": {"invitations.read", func(s *sql.Selector, self uuid.UUID, in inScope) {
+		s.Where(sql.Or(sql.EQ(s.C(invitation.FieldInviteeID), self), in(s, invitation.FieldOrganizationID)))
+	}},
+	"Application": {"application.read", orgColumn(application.FieldOrganizationID)},
+	"Sector":      {"sector.read", orgColumn(sector.FieldOrganizationID)},
+	"APIKey":      {"apikey.read", orgColumn(apikey.FieldOrganizationID)},
+	"AuditEvent":  {"audit.read", orgColumn(auditevent.FieldOrganizationID)},
+	// Persons belong to pools: a person is readable through an org it is registered with.
+	"Person": {"person.read", func(s *sql.Selector, _ uuid.UUID, in inScope) {
+		person.HasOrganizationsWith(func(o *sql.Selector) { o.Where(in(o, organization.FieldID)) })(s)
+	}},
+	// Groups belong to pools: a group is readable through an org using its pool.
+	"Group": {"group.read", func(s *sql.Selector, _ uuid.UUID, in inScope) {
+		orgs := sql.Dialect(s.Dialect()).Select(organization.FieldGroupPoolID).From(sql.Table(organization.Table))
+		orgs.Where(in(orgs, organization.FieldID))
+		s.Where(sql.In(s.C(group.FieldPoolID), orgs))
+	}},
+	// A handle is readable only through an org it was used in (or added through).
+	"Handle": {"person.read", func(s *sql.Selector, _ uuid.UUID, in inScope) {
+		handle.HasUsesWith(func(u *sql.Selector) { u.Where(in(u, handleuse.FieldOrganizationID)) })(s)
+	}},
+	// An account is visible to itself and to whoever may read members of an org it belongs to.
+	"Account": {"members.read", func(s *sql.Selector, self uuid.UUID, in inScope) {
+		account.Or(account.ID(self), account.HasMembershipsWith(func(m *sql.Selector) {
+			m.Where(in(m, membership.FieldOrganizationID))
+		}))(s)
+	}},
+}
+
+func orgColumn(column string) func(*sql.Selector, uuid.UUID, inScope) {
+	return func(s *sql.Selector, _ uuid.UUID, in inScope) { s.Where(in(s, column)) }
+}
+
+// confine applies the read rule of typ to a query made for a GraphQL request
+// (the service's own queries and those outside a request are not filtered).
+func (g *Gate) confine(ctx context.Context, typ string, where func(func(*sql.Selector))) error {
+	if isSystem(ctx) || ctx.Value(requestKey{}) == nil {
+		return nil
+	}
+	p, err := g.readable(ctx, typ)
+	if err != nil {
+		return err
+	}
+	where(p)
+	return nil
+}
+
+// readable is the predicate confining rows of typ to what the caller may read.
+func (g *Gate) readable(ctx context.Context, typ string) (func(*sql.Selector), error) {
+	rule, ok := readRules[typ]
+	if !ok {
+		return nil, apperr.New(apperr.Forbidden, "%s has no read rule", typ)
+	}
+	scope, err := g.Scope(ctx, rule.action)
+	if err != nil {
+		return nil, err
+	}
+	sh, err := g.scopeShape(ctx, scope)
+	if err != nil {
+		return nil, err
+	}
+	in := func(s *sql.Selector, col string) *sql.Predicate { return scopePredicate(s, scope, sh, col) }
+	self := selfID(ctx)
+	return func(s *sql.Selector) { rule.where(s, self, in) }, nil
 }
 
 // recordLoadedOrgs remembers, per request, every org a query returned and the
@@ -176,43 +252,6 @@ func selfID(ctx context.Context) uuid.UUID {
 		return p.Account.ID
 	}
 	return uuid.Nil
-}
-
-// filter applies the scope of action to column (an org id column) of the query.
-func (g *Gate) filter(ctx context.Context, action string, where func(func(*sql.Selector)), column string) error {
-	if isSystem(ctx) || ctx.Value(requestKey{}) == nil {
-		return nil
-	}
-	scope, err := g.Scope(ctx, action)
-	if err != nil {
-		return err
-	}
-	sh, err := g.scopeShape(ctx, scope)
-	if err != nil {
-		return err
-	}
-	where(func(s *sql.Selector) { s.Where(scopePredicate(s, scope, sh, column)) })
-	return nil
-}
-
-// filterOr is filter, also letting the caller see rows that are about themselves.
-func (g *Gate) filterOr(ctx context.Context, action, orgColumn, selfColumn string, where func(func(*sql.Selector))) error {
-	if isSystem(ctx) || ctx.Value(requestKey{}) == nil {
-		return nil
-	}
-	scope, err := g.Scope(ctx, action)
-	if err != nil {
-		return err
-	}
-	sh, err := g.scopeShape(ctx, scope)
-	if err != nil {
-		return err
-	}
-	self := selfID(ctx)
-	where(func(s *sql.Selector) {
-		s.Where(sql.Or(sql.EQ(s.C(selfColumn), self), scopePredicate(s, scope, sh, orgColumn)))
-	})
-	return nil
 }
 
 // probeAbove is the subtree size from which a scope is probed per row

@@ -6,14 +6,10 @@ import (
 	"sort"
 	"strings"
 
-	"entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
 
 	"github.com/orgraph/orgraph/ent"
-	"github.com/orgraph/orgraph/ent/handle"
-	"github.com/orgraph/orgraph/ent/handleuse"
-	"github.com/orgraph/orgraph/ent/intercept"
 	"github.com/orgraph/orgraph/internal/apperr"
 	"github.com/orgraph/orgraph/internal/service"
 	"github.com/orgraph/orgraph/policy"
@@ -55,17 +51,6 @@ func init() {
 	for _, t := range []string{"ApplicationPublicKey", "CreateAPIKeyPayload", "RotateApplicationKeyPayload"} {
 		structuralTypes[t] = true
 	}
-}
-
-// installIdentityFilters: a handle is readable only through an org it was used
-// in (or added through) that the caller may read persons of.
-func (g *Gate) installIdentityFilters(client *ent.Client) {
-	client.Handle.Intercept(
-		intercept.TraverseHandle(func(ctx context.Context, q *ent.HandleQuery) error {
-			return g.filter(ctx, "person.read", func(p func(*sql.Selector)) {
-				q.Where(handle.HasUsesWith(func(s *sql.Selector) { p(s) }))
-			}, handleuse.FieldOrganizationID)
-		}))
 }
 
 // ListingOrg is the org a pooled object (person, group, handle) is being read

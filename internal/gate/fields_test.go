@@ -58,3 +58,38 @@ func TestUnmappedFieldIsRefused(t *testing.T) {
 		t.Fatal("an unknown mutation must have no rule")
 	}
 }
+
+// TestEveryEdgeFilterIsConfined walks every where input of the schema: each
+// filter over an edge carries @readable (the gate confines its subquery to
+// what the caller may read), no bare has<Edge>: Boolean is offered (it has no
+// subquery to confine), and an account's private fields cannot be filtered on.
+func TestEveryEdgeFilterIsConfined(t *testing.T) {
+	schema := graph.NewSchema(&graph.Resolver{}).Schema()
+	edges := 0
+	for name, def := range schema.Types {
+		if def.Kind != ast.InputObject || !strings.HasSuffix(name, "WhereInput") {
+			continue
+		}
+		for _, f := range def.Fields {
+			switch {
+			case strings.HasPrefix(f.Name, "has") && strings.HasSuffix(f.Name, "With"):
+				edges++
+				if f.Directives.ForName("readable") == nil {
+					t.Errorf("%s.%s filters over an edge without @readable", name, f.Name)
+				}
+			case strings.HasPrefix(f.Name, "has") && f.Type.Name() == "Boolean":
+				t.Errorf("%s.%s tests an edge with no read scope", name, f.Name)
+			}
+		}
+	}
+	if edges < 20 {
+		t.Fatalf("only %d edge filters found", edges)
+	}
+	for _, f := range schema.Types["AccountWhereInput"].Fields {
+		for _, private := range []string{"id", "platformAdmin", "deletedAt"} {
+			if strings.HasPrefix(f.Name, private) {
+				t.Errorf("AccountWhereInput.%s filters on a field only the account itself may read", f.Name)
+			}
+		}
+	}
+}

@@ -97,53 +97,57 @@ type inScope func(s *sql.Selector, orgColumn string) *sql.Predicate
 // to the orgs that action's scope names.
 type readRule struct {
 	action string
-	where  func(s *sql.Selector, self uuid.UUID, in inScope)
+	where  func(s *sql.Selector, self uuid.UUID, in inScope, confined inScope)
 }
 
 // readRules holds one rule per type that carries org data. A type without a
 // rule cannot be filtered over an edge (Readable fails closed).
 var readRules = map[string]readRule{
-	"Organization": {"organization.read", func(s *sql.Selector, _ uuid.UUID, in inScope) {
+	"Organization": {"organization.read", func(s *sql.Selector, _ uuid.UUID, in, _ inScope) {
 		s.Where(sql.And(sql.IsNull(s.C(organization.FieldDeletedAt)), in(s, organization.FieldID)))
 	}},
-	// One's own memberships are listed even without members.read, but not
-	// those of soft-deleted orgs.
-	"Membership": {"members.read", func(s *sql.Selector, self uuid.UUID, in inScope) {
+	// One's own memberships are listed even without members.read (within the
+	// token's org context), but not those of soft-deleted orgs.
+	"Membership": {"members.read", func(s *sql.Selector, self uuid.UUID, in, confined inScope) {
 		membership.HasOrganizationWith(organization.DeletedAtIsNil())(s)
-		s.Where(sql.Or(sql.EQ(s.C(membership.FieldAccountID), self), in(s, membership.FieldOrganizationID)))
+		s.Where(sql.Or(
+			sql.And(sql.EQ(s.C(membership.FieldAccountID), self), confined(s, membership.FieldOrganizationID)),
+			in(s, membership.FieldOrganizationID)))
 	}},
-	// An invitation is also readable by its invitee.
-	"Invitation": {"invitations.read", func(s *sql.Selector, self uuid.UUID, in inScope) {
-		s.Where(sql.Or(sql.EQ(s.C(invitation.FieldInviteeID), self), in(s, invitation.FieldOrganizationID)))
+	// An invitation is also readable by its invitee (within the token's org context).
+	"Invitation": {"invitations.read", func(s *sql.Selector, self uuid.UUID, in, confined inScope) {
+		s.Where(sql.Or(
+			sql.And(sql.EQ(s.C(invitation.FieldInviteeID), self), confined(s, invitation.FieldOrganizationID)),
+			in(s, invitation.FieldOrganizationID)))
 	}},
 	"Application": {"application.read", orgColumn(application.FieldOrganizationID)},
 	"Sector":      {"sector.read", orgColumn(sector.FieldOrganizationID)},
 	"APIKey":      {"apikey.read", orgColumn(apikey.FieldOrganizationID)},
 	"AuditEvent":  {"audit.read", orgColumn(auditevent.FieldOrganizationID)},
 	// Persons belong to pools: a person is readable through an org it is registered with.
-	"Person": {"person.read", func(s *sql.Selector, _ uuid.UUID, in inScope) {
+	"Person": {"person.read", func(s *sql.Selector, _ uuid.UUID, in, _ inScope) {
 		person.HasOrganizationsWith(func(o *sql.Selector) { o.Where(in(o, organization.FieldID)) })(s)
 	}},
 	// Groups belong to pools: a group is readable through an org using its pool.
-	"Group": {"group.read", func(s *sql.Selector, _ uuid.UUID, in inScope) {
+	"Group": {"group.read", func(s *sql.Selector, _ uuid.UUID, in, _ inScope) {
 		orgs := sql.Dialect(s.Dialect()).Select(organization.FieldGroupPoolID).From(sql.Table(organization.Table))
 		orgs.Where(in(orgs, organization.FieldID))
 		s.Where(sql.In(s.C(group.FieldPoolID), orgs))
 	}},
 	// A handle is readable only through an org it was used in (or added through).
-	"Handle": {"person.read", func(s *sql.Selector, _ uuid.UUID, in inScope) {
+	"Handle": {"person.read", func(s *sql.Selector, _ uuid.UUID, in, _ inScope) {
 		handle.HasUsesWith(func(u *sql.Selector) { u.Where(in(u, handleuse.FieldOrganizationID)) })(s)
 	}},
 	// An account is visible to itself and to whoever may read members of an org it belongs to.
-	"Account": {"members.read", func(s *sql.Selector, self uuid.UUID, in inScope) {
+	"Account": {"members.read", func(s *sql.Selector, self uuid.UUID, in, _ inScope) {
 		account.Or(account.ID(self), account.HasMembershipsWith(func(m *sql.Selector) {
 			m.Where(in(m, membership.FieldOrganizationID))
 		}))(s)
 	}},
 }
 
-func orgColumn(column string) func(*sql.Selector, uuid.UUID, inScope) {
-	return func(s *sql.Selector, _ uuid.UUID, in inScope) { s.Where(in(s, column)) }
+func orgColumn(column string) func(*sql.Selector, uuid.UUID, inScope, inScope) {
+	return func(s *sql.Selector, _ uuid.UUID, in, _ inScope) { s.Where(in(s, column)) }
 }
 
 // confine applies the read rule of typ to a query made for a GraphQL request
@@ -175,8 +179,10 @@ func (g *Gate) readable(ctx context.Context, typ string) (func(*sql.Selector), e
 		return nil, err
 	}
 	in := func(s *sql.Selector, col string) *sql.Predicate { return scopePredicate(s, scope, sh, col) }
+	tokenOnly := policy.Scope{All: true, Within: scope.Within}
+	confined := func(s *sql.Selector, col string) *sql.Predicate { return scopePredicate(s, tokenOnly, sh, col) }
 	self := selfID(ctx)
-	return func(s *sql.Selector) { rule.where(s, self, in) }, nil
+	return func(s *sql.Selector) { rule.where(s, self, in, confined) }, nil
 }
 
 // recordLoadedOrgs remembers, per request, every org a query returned and the

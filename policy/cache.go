@@ -109,6 +109,7 @@ func appendKey(b []byte, in *Input) []byte {
 	}
 	b = appendStr(b, r.OwnerOrg)
 	b = binary.AppendVarint(b, int64(r.OwnerCount))
+	b = appendBool(b, r.Self)
 	return b
 }
 

@@ -26,6 +26,7 @@ var (
 	kCapabilities  = ast.InternedTerm("capabilities")
 	kOwnerOrg      = ast.InternedTerm("owner_org")
 	kOwnerCount    = ast.InternedTerm("owner_count")
+	kSelf          = ast.InternedTerm("self")
 
 	kAllow   = ast.StringTerm("allow")
 	kReasons = ast.StringTerm("reasons")
@@ -86,6 +87,7 @@ func decisionInput(in *Input) ast.Value {
 			ast.Item(kCapabilities, strArray(r.Capabilities)),
 			ast.Item(kOwnerOrg, str(r.OwnerOrg)),
 			ast.Item(kOwnerCount, ast.InternedTerm(r.OwnerCount)),
+			ast.Item(kSelf, ast.InternedTerm(r.Self)),
 		)),
 	)
 }

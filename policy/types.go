@@ -57,6 +57,10 @@ type Resource struct {
 	// root that has direct owners; OwnerCount is its number of owners.
 	OwnerOrg   string `json:"owner_org"`
 	OwnerCount int    `json:"owner_count"`
+	// Self tells that the resource is about the subject itself: its own
+	// membership, an invitation addressed to it, its account. A fact, not a
+	// grant: what it allows is data.orgraph.self_actions.
+	Self bool `json:"self"`
 }
 
 // Input is one authorization question.

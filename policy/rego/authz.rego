@@ -60,6 +60,15 @@ grant := {
 }
 
 grant := {
+	"rule": "self",
+	"permission": input.action,
+	"message": sprintf("an account may %s on what is about itself", [input.action]),
+} if {
+	not rbac.platform_admin
+	rbac.self_service
+}
+
+grant := {
 	"rule": "roles",
 	"permission": input.action,
 	"message": sprintf(
@@ -68,6 +77,7 @@ grant := {
 	),
 } if {
 	not rbac.platform_admin
+	not rbac.self_service
 }
 
 # METADATA

@@ -14,6 +14,7 @@ decide_with(patch, d) := result if {
 		with data.orgraph.read_actions as d.read_actions
 		with data.orgraph.sole_owner_actions as d.sole_owner_actions
 		with data.orgraph.platform_actions as d.platform_actions
+		with data.orgraph.self_actions as d.self_actions
 }
 
 decide(patch) := decide_with(patch, fixtures.matrix)
@@ -252,4 +253,56 @@ test_scope_platform_admin_sees_all if {
 test_scope_within_token_org if {
 	scope(object.union(scope_input([], "organization.read"), {"token": {"org": "t"}})).within == "t"
 	scope(object.remove(scope_input([], "organization.read"), ["token"])).within == null
+}
+
+# One's own: an account acts on what is about itself without a role there,
+# within its token's org context and never in a frozen org.
+
+self_patch(action) := {"action": action, "resource": {"type": "invitation", "id": "i", "self": true}}
+
+test_self_service_needs_no_role if {
+	every action in ["members.read", "invitations.read", "invitations.respond", "account.delete"] {
+		d := decide(self_patch(action))
+		d.allow
+		d.reasons[0].rule == "self"
+	}
+}
+
+test_self_service_only_on_what_is_about_oneself if {
+	d := decide({"action": "invitations.respond", "resource": {"type": "invitation", "id": "i", "self": false}})
+	not d.allow
+}
+
+test_self_service_is_for_accounts_only if {
+	d := decide(object.union(self_patch("invitations.respond"), {"subject": {"type": "api_key"}}))
+	not d.allow
+}
+
+test_self_service_ignores_the_ceiling if {
+	d := decide(object.union(self_patch("invitations.respond"), {"resource": {"capabilities": []}}))
+	d.allow
+}
+
+test_self_service_is_confined_by_the_token if {
+	d := decide(object.union(self_patch("invitations.respond"), {"token": {"org": "elsewhere"}}))
+	not d.allow
+	d.reasons[0].rule == "token"
+}
+
+test_responding_in_a_retired_org_is_frozen if {
+	d := decide(object.union(self_patch("invitations.respond"), {"resource": {"org_status": "RETIRED"}}))
+	not d.allow
+	d.reasons[0].rule == "frozen"
+}
+
+test_deleting_oneself_is_not_frozen if {
+	d := decide(object.union(self_patch("account.delete"), {"resource": {"org_status": "RETIRED"}}))
+	d.allow
+}
+
+test_root_org_creation_needs_no_org if {
+	root := {"action": "organization.create", "resource": {"type": "organization", "id": "", "org": "", "ancestors": [], "capabilities": [], "org_status": "", "self": true}}
+	decide(root).allow
+	not decide(object.union(root, {"token": {"org": "c"}})).allow
+	not decide(object.union(root, {"subject": {"type": "api_key"}})).allow
 }

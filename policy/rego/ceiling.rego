@@ -24,6 +24,9 @@ exempt if {
 	input.action in data.orgraph.platform_actions
 }
 
+# A ceiling bounds roles; what an account does about itself is not a role's.
+exempt if rbac.self_service
+
 # METADATA
 # description: The denial when the capabilities of the organization do not allow the action.
 deny contains reason if {

@@ -155,6 +155,13 @@ matrix := {
 		"audit.read",
 		"billing.read",
 	],
+	"self_actions": [
+		"members.read",
+		"invitations.read",
+		"invitations.respond",
+		"account.delete",
+		"organization.create",
+	],
 	"sole_owner_actions": [
 		"organization.retire",
 		"organization.reenable",
@@ -183,6 +190,7 @@ base_input := {
 		"capabilities": all_capabilities,
 		"owner_org": "c",
 		"owner_count": 1,
+		"self": false,
 	},
 }
 

@@ -13,7 +13,7 @@ import data.orgraph.rbac
 
 # METADATA
 # description: The writes still allowed in a retired organization.
-frozen_writes := {"organization.reenable"}
+frozen_writes := {"organization.reenable", "account.delete"}
 
 # METADATA
 # description: Whether the resource organization is retired.

@@ -25,6 +25,21 @@ known(permission) if {
 
 known(permission) if permission in data.orgraph.platform_actions
 
+known(permission) if permission in data.orgraph.self_actions
+
+# METADATA
+# description: |
+#   Whether the action is one an account performs on what is about itself
+#   (input.resource.self): reading its own memberships and invitations,
+#   responding to an invitation, deleting itself, creating a root
+#   organization (data.orgraph.self_actions). Token confinement and the
+#   frozen rule still apply.
+self_service if {
+	input.subject.type == "account"
+	input.resource.self == true
+	input.action in data.orgraph.self_actions
+}
+
 # METADATA
 # description: The roles the subject holds on the resource organization.
 held_roles contains m.role if {
@@ -44,6 +59,8 @@ granting_roles contains role if {
 granted if platform_admin
 
 granted if count(granting_roles) > 0
+
+granted if self_service
 
 # METADATA
 # description: The denial when neither a role nor platform administration grants the action.

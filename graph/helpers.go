@@ -15,6 +15,7 @@ import (
 	"github.com/orgraph/orgraph/graph/model"
 	"github.com/orgraph/orgraph/internal/apperr"
 	"github.com/orgraph/orgraph/internal/auth"
+	"github.com/orgraph/orgraph/internal/gate"
 	"github.com/orgraph/orgraph/internal/service"
 )
 
@@ -115,7 +116,7 @@ func (r *Resolver) count(ctx context.Context, kind string, org *ent.Organization
 }
 
 func (r *Resolver) viewerCan(ctx context.Context, org *ent.Organization, action string) (bool, error) {
-	d, err := r.Gate.Explain(ctx, r.Client, action, service.Target{Type: "organization", ID: org.ID.String(), Org: org, Status: string(org.Status)})
+	d, err := r.Gate.Explain(ctx, r.Client, action, gate.Target{Type: "organization", ID: org.ID.String(), Org: org, Status: string(org.Status)})
 	return d.Allowed, err
 }
 
@@ -141,9 +142,9 @@ func (r *Resolver) authorize(ctx context.Context, action string, id uuid.UUID) (
 }
 
 // targetOf describes a node for the policy.
-func (r *Resolver) targetOf(ctx context.Context, n ent.Noder) (service.Target, error) {
+func (r *Resolver) targetOf(ctx context.Context, n ent.Noder) (gate.Target, error) {
 	var orgID uuid.UUID
-	t := service.Target{}
+	t := gate.Target{}
 	switch v := n.(type) {
 	case *ent.Organization:
 		t.Type, t.ID, t.Status, orgID = "organization", v.ID.String(), string(v.Status), v.ID
@@ -186,9 +187,8 @@ func (r *Resolver) exchangeToken(ctx context.Context, orgID uuid.UUID) (*model.T
 	if p == nil || p.Account == nil {
 		return nil, apperr.New(apperr.Unauthenticated, "exchangeToken needs an account token")
 	}
-	// Reading through the policy's read filter: an org the caller holds no
-	// role on (directly or above) is NOT_FOUND, like a missing one.
-	org, err := r.organization(ctx, &orgID, nil)
+	// An org the caller may not read is NOT_FOUND, like a missing one.
+	org, err := r.Gate.DecideIn(ctx, "organization.read", orgID)
 	if err != nil {
 		return nil, err
 	}

@@ -39,3 +39,13 @@ func NewSchema(r *Resolver) graphql.ExecutableSchema {
 
 // NodeTypeFunc finds the table of a node id.
 type NodeTypeFunc func(ctx context.Context, id uuid.UUID) (string, error)
+
+// MutationPath runs every Mutation field through the service's one write
+// path (Service.Mutate): declared, decided, readable, or rolled back.
+func (r *Resolver) MutationPath(ctx context.Context, next graphql.Resolver) (any, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Object != "Mutation" {
+		return next(ctx)
+	}
+	return r.Service.Mutate(ctx, fc.Field.Name, next)
+}

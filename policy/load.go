@@ -361,7 +361,7 @@ func keysOf(data map[string]any, key string) []string {
 }
 
 // actionsOf lists every permission named in data.orgraph roles,
-// capabilities and platform_actions.
+// capabilities, platform_actions and self_actions.
 func actionsOf(data map[string]any) []string {
 	set := map[string]struct{}{}
 	orgraph, _ := data["orgraph"].(map[string]any)
@@ -380,6 +380,7 @@ func actionsOf(data map[string]any) []string {
 		}
 	}
 	addList(orgraph["platform_actions"])
+	addList(orgraph["self_actions"])
 	return slices.Sorted(maps.Keys(set))
 }
 

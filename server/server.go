@@ -93,6 +93,7 @@ func New(cfg Config) http.Handler {
 		return errors.New("panic")
 	})
 	srv.AroundFields(cfg.Gate.Middleware)
+	srv.AroundFields(cfg.Resolver.MutationPath)
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		oc := graphql.GetOperationContext(ctx)
 		op := m.operationLabel(oc)

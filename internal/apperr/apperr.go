@@ -123,6 +123,9 @@ type Denial struct {
 	ResourceType string
 	ResourceID   string
 	Reasons      []map[string]any
+	// Hidden: the caller may not see the org of what it named; the denial
+	// is recorded in the platform's trail, not the org's.
+	Hidden bool
 }
 
 // DenialOf returns the denial carried by err, if any.

@@ -180,7 +180,7 @@ func TestDeleteAccountOrphanRecovery(t *testing.T) {
 				t.Fatalf("a stranger re-enables the orphan: %s", r.Raw)
 			}
 			// frozen: the platform admin cannot invite before re-enabling
-			if r := in.Do(ops, invite, map[string]any{"org": org, "alias": "carol", "role": "admin"}); r.Code() != "FORBIDDEN" || !strings.Contains(string(r.Raw), "frozen") {
+			if r := in.Do(ops, invite, map[string]any{"org": org, "alias": "carol", "role": "admin"}); r.Code() != "FAILED_PRECONDITION" || !strings.Contains(string(r.Raw), "frozen") {
 				t.Fatalf("invite into the retired orphan: %s", r.Raw)
 			}
 			if d := in.MustDo(ops, reenable, map[string]any{"id": org}); testutil.Str(d, "reenableOrganization", "status") != "ACTIVE" {

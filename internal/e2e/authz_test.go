@@ -157,7 +157,7 @@ func TestPlatformAdmin(t *testing.T) {
 			}
 			// frozen binds platform admins too
 			in.MustDo(alice, `mutation($id: ID!) { retireOrganization(id: $id) { status } }`, map[string]any{"id": aKid})
-			if r := in.Do(root, `mutation($id: ID!) { updateOrganization(id: $id, input: {name: "x"}) { name } }`, map[string]any{"id": aKid}); r.Code() != "FORBIDDEN" || !strings.Contains(string(r.Raw), "frozen") {
+			if r := in.Do(root, `mutation($id: ID!) { updateOrganization(id: $id, input: {name: "x"}) { name } }`, map[string]any{"id": aKid}); r.Code() != "FAILED_PRECONDITION" || !strings.Contains(string(r.Raw), "frozen") {
 				t.Fatalf("platform admin writes in a retired org: %s", r.Raw)
 			}
 		})

@@ -324,7 +324,8 @@ func TestRetireOrderAndFrozenOrg(t *testing.T) {
 				"invite": `mutation($id: ID!) { inviteMember(organizationId: $id, alias: "bob", role: "viewer") { id } }`,
 				"create": `mutation($id: ID!) { createOrganization(input: {name: "Kid", parentId: $id}) { id } }`,
 			} {
-				if r := in.Do(alice, q, map[string]any{"id": root}); r.Code() != "FORBIDDEN" && r.Code() != "FAILED_PRECONDITION" {
+				// SPEC §5: a frozen org is a failed precondition, with the policy's reason.
+				if r := in.Do(alice, q, map[string]any{"id": root}); r.Code() != "FAILED_PRECONDITION" || !strings.Contains(string(r.Raw), `"rule":"frozen"`) {
 					t.Fatalf("%s in a frozen org: %s", name, r.Raw)
 				}
 			}

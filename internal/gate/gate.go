@@ -16,9 +16,27 @@ import (
 	"github.com/orgraph/orgraph/ent/organization"
 	"github.com/orgraph/orgraph/internal/apperr"
 	"github.com/orgraph/orgraph/internal/auth"
-	"github.com/orgraph/orgraph/internal/service"
 	"github.com/orgraph/orgraph/policy"
 )
+
+// Target is what an action is asked on, as the policy input describes it.
+type Target struct {
+	Type string
+	ID   string
+	// Org is the org the resource belongs to; nil for what belongs to none
+	// (a root org being created, an account that belongs to no org).
+	Org *ent.Organization
+	// Status of the resource itself (for an org, its own status).
+	Status string
+	// Account is the account the resource is about, if any: a membership's
+	// member, an invitation's invitee, an account itself. The policy sees
+	// only whether that is the caller (input.resource.self).
+	Account *uuid.UUID
+	// Named: the caller named this resource by its id and its org was
+	// derived from it, so a hidden org reads as this resource missing
+	// (otherwise the caller named the org).
+	Named bool
+}
 
 // Engine is what the gate needs of the policy engine.
 type Engine interface {
@@ -63,6 +81,7 @@ type request struct {
 type memoKey struct {
 	action string
 	org    uuid.UUID
+	self   bool
 }
 
 type requestKey struct{}
@@ -127,8 +146,15 @@ func tokenOrg(ctx context.Context) string {
 	return ""
 }
 
-// input builds the policy input for action on a resource of org.
-func (g *Gate) input(ctx context.Context, subj policy.Subject, action string, org *ent.Organization, resType, resID, status string) policy.Input {
+// input builds the policy input for action on t.
+func (g *Gate) input(ctx context.Context, subj policy.Subject, action string, t Target) policy.Input {
+	self := t.Account != nil && subj.Type == "account" && subj.ID == t.Account.String()
+	if t.Org == nil {
+		subj.Memberships = nil
+		return policy.Input{Subject: subj, TokenOrg: tokenOrg(ctx), Action: action,
+			Resource: policy.Resource{Type: t.Type, ID: t.ID, Ancestors: []string{}, Capabilities: []string{}, Status: t.Status, Self: self}}
+	}
+	org := t.Org
 	chain := make([]string, 0, len(org.Ancestry)+1)
 	for _, a := range org.Ancestry {
 		chain = append(chain, a.String())
@@ -147,30 +173,47 @@ func (g *Gate) input(ctx context.Context, subj policy.Subject, action string, or
 		TokenOrg: tokenOrg(ctx),
 		Action:   action,
 		Resource: policy.Resource{
-			Type: resType, ID: resID, Org: org.ID.String(), Ancestors: ancestors,
-			OrgStatus: string(org.Status), Status: status, Capabilities: org.Capabilities,
+			Type: t.Type, ID: t.ID, Org: org.ID.String(), Ancestors: ancestors,
+			OrgStatus: string(org.Status), Status: t.Status, Capabilities: org.Capabilities, Self: self,
 		},
 	}
 }
 
+// orgTarget is an org as the resource.
+func orgTarget(org *ent.Organization) Target {
+	return Target{Type: "organization", ID: org.ID.String(), Org: org, Status: string(org.Status)}
+}
+
 // Decide answers whether the caller may perform action on a resource of org (memoized per request).
 func (g *Gate) Decide(ctx context.Context, action string, org *ent.Organization) (policy.Decision, error) {
+	return g.decideOn(ctx, action, org, false)
+}
+
+// decideOn is Decide on a row of org that may be about the caller itself.
+func (g *Gate) decideOn(ctx context.Context, action string, org *ent.Organization, self bool) (policy.Decision, error) {
 	r := requestOf(ctx)
-	key := memoKey{action, org.ID}
+	key := memoKey{action, org.ID, self}
 	r.mu.Lock()
 	d, ok := r.decisions[key]
 	r.mu.Unlock()
 	if ok {
+		record(ctx, action, org.ID.String(), d)
 		return d, nil
 	}
 	subj, err := g.subject(ctx)
 	if err != nil {
 		return policy.Decision{}, err
 	}
-	d, err = g.engine.Decide(ctx, g.input(ctx, subj, action, org, "organization", org.ID.String(), string(org.Status)))
+	t := orgTarget(org)
+	if self {
+		id := selfID(ctx)
+		t.Account = &id
+	}
+	d, err = g.engine.Decide(ctx, g.input(ctx, subj, action, t))
 	if err != nil {
 		return policy.Decision{}, err
 	}
+	record(ctx, action, org.ID.String(), d)
 	r.mu.Lock()
 	r.decisions[key] = d
 	r.orgs[org.ID] = org
@@ -178,22 +221,31 @@ func (g *Gate) Decide(ctx context.Context, action string, org *ent.Organization)
 	return d, nil
 }
 
-// Explain decides on any resource for Query.authorize.
-func (g *Gate) Explain(ctx context.Context, client *ent.Client, action string, t service.Target) (policy.Decision, error) {
+// Explain decides on any resource, inside a transaction when client is its client.
+func (g *Gate) Explain(ctx context.Context, client *ent.Client, action string, t Target) (policy.Decision, error) {
 	subj, err := g.subjectWith(ctx, client)
 	if err != nil {
 		return policy.Decision{}, err
 	}
-	in := g.input(ctx, subj, action, t.Org, t.Type, t.ID, t.Status)
-	if err := g.fillOwners(ctx, client, &in, t.Org); err != nil {
+	in := g.input(ctx, subj, action, t)
+	if t.Org != nil {
+		if err := g.fillOwners(ctx, client, &in, t.Org); err != nil {
+			return policy.Decision{}, err
+		}
+	}
+	d, err := g.engine.Decide(ctx, in)
+	if err != nil {
 		return policy.Decision{}, err
 	}
-	return g.engine.Decide(ctx, in)
+	record(ctx, action, in.Resource.Org, d)
+	return d, nil
 }
 
-// Authorize is the service's check, inside its transaction. A denial is NOT_FOUND
-// when the caller cannot even read the org, FORBIDDEN with reasons otherwise.
-func (g *Gate) Authorize(ctx context.Context, client *ent.Client, action string, t service.Target) error {
+// Authorize is the service's check, inside its transaction. A denial is
+// NOT_FOUND, worded exactly like a lookup that found nothing, when the caller
+// cannot even read the org of what it named; FAILED_PRECONDITION when only
+// the frozen rule refuses; FORBIDDEN with reasons otherwise.
+func (g *Gate) Authorize(ctx context.Context, client *ent.Client, action string, t Target) error {
 	d, err := g.Explain(ctx, client, action, t)
 	if err != nil {
 		return err
@@ -202,13 +254,49 @@ func (g *Gate) Authorize(ctx context.Context, client *ent.Client, action string,
 		return nil
 	}
 	refusal := forbidden(action, d)
-	denial := &apperr.Denial{Action: action, OrgID: t.Org.ID.String(), ResourceType: t.Type, ResourceID: t.ID,
+	denial := &apperr.Denial{Action: action, ResourceType: t.Type, ResourceID: t.ID,
 		Reasons: refusal.Extra["reasons"].([]map[string]any)}
-	if visible, _ := g.Decide(ctx, "organization.read", t.Org); !visible.Allowed {
-		return &apperr.Error{Code: apperr.NotFound, Message: t.Type + " not found", Denial: denial}
+	if t.Org != nil {
+		denial.OrgID = t.Org.ID.String()
+		self := t.Account != nil && *t.Account == selfID(ctx)
+		if visible, _ := g.Decide(ctx, "organization.read", t.Org); !visible.Allowed && !self {
+			// The victim's trail never hears of an outsider's probe.
+			denial.OrgID, denial.Hidden = "", true
+			nf := NotFound(t)
+			nf.Denial = denial
+			return nf
+		}
+	}
+	if onlyFrozen(d) {
+		refusal.Code = apperr.FailedPrecondition
 	}
 	refusal.Denial = denial
 	return refusal
+}
+
+// NotFound is the one NOT_FOUND for something named by id: the same bytes
+// whether it does not exist or the caller may not see it.
+func NotFound(t Target) *apperr.Error {
+	if !t.Named && t.Org != nil {
+		t.Type, t.ID = "organization", t.Org.ID.String()
+	}
+	noun := t.Type
+	if n, ok := nouns[t.Type]; ok {
+		noun = n
+	}
+	return apperr.New(apperr.NotFound, "%s %s not found", noun, t.ID)
+}
+
+var nouns = map[string]string{"apikey": "API key"}
+
+// onlyFrozen: the write is refused only because the org is retired.
+func onlyFrozen(d policy.Decision) bool {
+	for _, r := range d.Reasons {
+		if r.Rule != "frozen" {
+			return false
+		}
+	}
+	return len(d.Reasons) > 0
 }
 
 // fillOwners sets the owner facts used by the sole-owner rule: the nearest org on

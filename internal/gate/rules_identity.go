@@ -11,27 +11,12 @@ import (
 
 	"github.com/orgraph/orgraph/ent"
 	"github.com/orgraph/orgraph/internal/apperr"
-	"github.com/orgraph/orgraph/internal/service"
 	"github.com/orgraph/orgraph/policy"
 )
 
 // Rules of the identity plane: persons, handles, groups, sectors,
 // applications and their keys, API keys.
 func init() {
-	registerRootFields(map[string]string{
-		"Mutation.createPerson":         "person.create",
-		"Mutation.addPersonHandle":      "person.update",
-		"Mutation.deactivatePerson":     "person.update",
-		"Mutation.createGroup":          "group.create",
-		"Mutation.addGroupMember":       "group.update",
-		"Mutation.removeGroupMember":    "group.update",
-		"Mutation.createSector":         "sector.create",
-		"Mutation.createApplication":    "application.create",
-		"Mutation.updateApplication":    "application.update",
-		"Mutation.rotateApplicationKey": "application.rotate_key",
-		"Mutation.createAPIKey":         "apikey.create",
-		"Mutation.revokeAPIKey":         "apikey.revoke",
-	})
 	for field, action := range map[string]string{
 		"Organization.groups": "group.read",
 		// Decided in their resolvers in the org they name (or are listed
@@ -77,9 +62,10 @@ func ListingOrg(ctx context.Context) (uuid.UUID, bool) {
 // when allowed, NOT_FOUND when the caller cannot read the org (or it does not
 // exist), FORBIDDEN with the policy's reason otherwise.
 func (g *Gate) DecideIn(ctx context.Context, action string, orgID uuid.UUID) (*ent.Organization, error) {
+	missing := NotFound(Target{Type: "organization", ID: orgID.String()})
 	org, err := g.Org(ctx, orgID)
 	if ent.IsNotFound(err) {
-		return nil, apperr.New(apperr.NotFound, "organization not found")
+		return nil, missing
 	}
 	if err != nil {
 		return nil, err
@@ -87,7 +73,7 @@ func (g *Gate) DecideIn(ctx context.Context, action string, orgID uuid.UUID) (*e
 	if visible, err := g.Decide(ctx, "organization.read", org); err != nil {
 		return nil, err
 	} else if !visible.Allowed {
-		return nil, apperr.New(apperr.NotFound, "organization not found")
+		return nil, missing
 	}
 	d, err := g.Decide(ctx, action, org)
 	if err != nil {
@@ -102,7 +88,7 @@ func (g *Gate) DecideIn(ctx context.Context, action string, orgID uuid.UUID) (*e
 // CheckDelegation refuses to hand out role on t.Org when it would grant an
 // action the caller is not allowed there: for every action the policy knows,
 // a key holding role is decided against the caller. Only the policy decides.
-func (g *Gate) CheckDelegation(ctx context.Context, client *ent.Client, role string, t service.Target) error {
+func (g *Gate) CheckDelegation(ctx context.Context, client *ent.Client, role string, t Target) error {
 	lister, ok := g.engine.(interface{ Actions() []string })
 	if !ok {
 		return apperr.New(apperr.Forbidden, "the policy engine cannot list actions: role %s cannot be delegated", role)
@@ -119,7 +105,7 @@ func (g *Gate) CheckDelegation(ctx context.Context, client *ent.Client, role str
 	}
 	var missing []string
 	for _, action := range lister.Actions() {
-		kin := g.input(ctx, key, action, t.Org, t.Type, t.ID, t.Status)
+		kin := g.input(ctx, key, action, t)
 		kin.TokenOrg = ""
 		kd, err := g.engine.Decide(ctx, kin)
 		if err != nil {
@@ -128,7 +114,7 @@ func (g *Gate) CheckDelegation(ctx context.Context, client *ent.Client, role str
 		if !kd.Allowed {
 			continue
 		}
-		cin := g.input(ctx, caller, action, t.Org, t.Type, t.ID, t.Status)
+		cin := g.input(ctx, caller, action, t)
 		cin.Resource.OwnerOrg, cin.Resource.OwnerCount = owners.Resource.OwnerOrg, owners.Resource.OwnerCount
 		cd, err := g.engine.Decide(ctx, cin)
 		if err != nil {

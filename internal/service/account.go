@@ -87,6 +87,9 @@ func (s *Service) DeleteAccount(ctx context.Context) error {
 		return err
 	}
 	return s.inTx(ctx, func(tx *ent.Tx) error {
+		if err := s.authorizeAccountDeletion(ctx, tx, acc.ID); err != nil {
+			return err
+		}
 		region, err := s.lockOwnedSubtrees(ctx, tx, acc.ID)
 		if err != nil {
 			return err
@@ -228,6 +231,28 @@ func (o *ownedSubtrees) refuseLive(ctx context.Context, tx *ent.Tx) error {
 		slices.Sort(blocking)
 		blocking = slices.Compact(blocking) // a sole-owned org is often an orphan too
 		return apperr.New(apperr.FailedPrecondition, "you are the sole owner of %s, which still hold live applications or sectors: retire them or add another owner first", strings.Join(blocking, ", "))
+	}
+	return nil
+}
+
+// authorizeAccountDeletion asks account.delete on every org the account
+// belongs to (a token confined to one subtree cannot delete an account that
+// reaches beyond it), or on no org when it belongs to none.
+func (s *Service) authorizeAccountDeletion(ctx context.Context, tx *ent.Tx, id uuid.UUID) error {
+	orgs, err := tx.Organization.Query().Where(organization.DeletedAtIsNil(),
+		organization.HasMembersWith(membership.AccountID(id))).Order(ent.Asc(organization.FieldID)).All(ctx)
+	if err != nil {
+		return err
+	}
+	t := Target{Type: "account", ID: id.String(), Account: &id}
+	if len(orgs) == 0 {
+		return s.authorize(ctx, tx, "account.delete", t)
+	}
+	for _, org := range orgs {
+		t.Org = org
+		if err := s.authorize(ctx, tx, "account.delete", t); err != nil {
+			return err
+		}
 	}
 	return nil
 }

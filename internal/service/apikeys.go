@@ -11,6 +11,7 @@ import (
 	"github.com/orgraph/orgraph/ent"
 	"github.com/orgraph/orgraph/internal/apperr"
 	"github.com/orgraph/orgraph/internal/auth"
+	"github.com/orgraph/orgraph/internal/gate"
 )
 
 // Delegator is implemented by a gate that can tell whether the caller may hand
@@ -95,16 +96,16 @@ func (s *Service) RevokeAPIKey(ctx context.Context, id uuid.UUID) (*ent.APIKey, 
 	err := s.inTx(ctx, func(tx *ent.Tx) error {
 		before, err := tx.APIKey.Get(ctx, id)
 		if ent.IsNotFound(err) {
-			return apperr.New(apperr.NotFound, "API key %s not found", id)
+			return gate.NotFound(Target{Type: "apikey", ID: id.String(), Named: true})
 		}
 		if err != nil {
 			return err
 		}
 		org, err := s.lockOrg(ctx, tx, before.OrganizationID)
 		if err != nil {
-			return apperr.New(apperr.NotFound, "API key %s not found", id)
+			return gate.NotFound(Target{Type: "apikey", ID: id.String(), Named: true})
 		}
-		if err := s.authorize(ctx, tx, "apikey.revoke", Target{Type: "apikey", ID: id.String(), Org: org}); err != nil {
+		if err := s.authorize(ctx, tx, "apikey.revoke", Target{Type: "apikey", ID: id.String(), Org: org, Named: true}); err != nil {
 			return err
 		}
 		if err := frozen(org); err != nil {

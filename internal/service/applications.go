@@ -12,6 +12,7 @@ import (
 	"github.com/orgraph/orgraph/ent/applicationkey"
 	"github.com/orgraph/orgraph/ent/sector"
 	"github.com/orgraph/orgraph/internal/apperr"
+	"github.com/orgraph/orgraph/internal/gate"
 )
 
 // CreateAppInput is createApplication's input.
@@ -186,14 +187,14 @@ func (s *Service) CreateApplication(ctx context.Context, in CreateAppInput) (*en
 func (s *Service) lockApplication(ctx context.Context, tx *ent.Tx, id uuid.UUID) (*ent.Application, *ent.Organization, error) {
 	app, err := tx.Application.Get(ctx, id)
 	if ent.IsNotFound(err) {
-		return nil, nil, apperr.New(apperr.NotFound, "application %s not found", id)
+		return nil, nil, gate.NotFound(Target{Type: "application", ID: id.String(), Named: true})
 	}
 	if err != nil {
 		return nil, nil, err
 	}
 	org, err := s.lockOrg(ctx, tx, app.OrganizationID)
 	if err != nil {
-		return nil, nil, apperr.New(apperr.NotFound, "application %s not found", id)
+		return nil, nil, gate.NotFound(Target{Type: "application", ID: id.String(), Named: true})
 	}
 	// Re-read under the org lock: a concurrent retire may have changed it.
 	app, err = tx.Application.Get(ctx, id)
@@ -201,7 +202,7 @@ func (s *Service) lockApplication(ctx context.Context, tx *ent.Tx, id uuid.UUID)
 }
 
 func appTarget(app *ent.Application, org *ent.Organization) Target {
-	return Target{Type: "application", ID: app.ID.String(), Org: org, Status: string(app.Status)}
+	return Target{Type: "application", ID: app.ID.String(), Org: org, Status: string(app.Status), Named: true}
 }
 
 // UpdateApplication changes an application's name, login rules or claim policy.

@@ -12,6 +12,7 @@ import (
 	"github.com/orgraph/orgraph/ent/membership"
 	"github.com/orgraph/orgraph/internal/apperr"
 	"github.com/orgraph/orgraph/internal/auth"
+	"github.com/orgraph/orgraph/internal/gate"
 )
 
 // Invitations: invite, accept, decline, revoke, expire.
@@ -82,7 +83,7 @@ func (s *Service) invitationForInvitee(ctx context.Context, tx *ent.Tx, id uuid.
 	}
 	inv, err := tx.Invitation.Query().Where(invitation.ID(id), invitation.InviteeID(acc.ID)).Only(ctx)
 	if ent.IsNotFound(err) {
-		return nil, apperr.New(apperr.NotFound, "invitation %s not found", id)
+		return nil, gate.NotFound(Target{Type: "invitation", ID: id.String(), Named: true})
 	}
 	return inv, err
 }
@@ -90,9 +91,8 @@ func (s *Service) invitationForInvitee(ctx context.Context, tx *ent.Tx, id uuid.
 // respond moves a pending invitation of the caller to a final status.
 func (s *Service) respond(ctx context.Context, id uuid.UUID, accept bool) (*ent.Invitation, *ent.Membership, error) {
 	var (
-		inv     *ent.Invitation
-		m       *ent.Membership
-		expired bool
+		inv *ent.Invitation
+		m   *ent.Membership
 	)
 	err := s.inTx(ctx, func(tx *ent.Tx) error {
 		var err error
@@ -103,20 +103,22 @@ func (s *Service) respond(ctx context.Context, id uuid.UUID, accept bool) (*ent.
 		if err != nil {
 			return err
 		}
+		// The invitation's org is the one a response is decided in: the
+		// invitee has no role there yet, so the policy's self rule decides,
+		// within the token's org context, never in a retired org.
+		if err := s.authorize(ctx, tx, "invitations.respond", Target{Type: "invitation", ID: inv.ID.String(),
+			Org: org, Status: string(inv.Status), Account: &inv.InviteeID}); err != nil {
+			return err
+		}
 		if inv.Status != invitation.StatusPENDING {
 			return apperr.New(apperr.FailedPrecondition, "invitation is %s, not PENDING", inv.Status)
 		}
 		now := s.now()
 		if !now.Before(inv.ExpiresAt) {
-			// Record the expiry and report it; the status change is committed.
-			expired = true
-			inv, err = tx.Invitation.UpdateOne(inv).SetStatus(invitation.StatusEXPIRED).Save(ctx)
-			return err
+			// A failed response changes nothing; the sweeper records the expiry.
+			return apperr.New(apperr.FailedPrecondition, "invitation expired at %s", inv.ExpiresAt.Format("2006-01-02T15:04:05Z07:00"))
 		}
 		if accept {
-			if err := frozen(org); err != nil {
-				return err
-			}
 			exists, err := tx.Membership.Query().Where(membership.AccountID(inv.InviteeID), membership.OrganizationID(org.ID)).Exist(ctx)
 			if err != nil {
 				return err
@@ -139,9 +141,6 @@ func (s *Service) respond(ctx context.Context, id uuid.UUID, accept bool) (*ent.
 	})
 	if err != nil {
 		return nil, nil, err
-	}
-	if expired {
-		return nil, nil, apperr.New(apperr.FailedPrecondition, "invitation expired at %s", inv.ExpiresAt.Format("2006-01-02T15:04:05Z07:00"))
 	}
 	if m != nil {
 		m = m.Unwrap()
@@ -168,12 +167,12 @@ func (s *Service) RevokeInvitation(ctx context.Context, id uuid.UUID) (*ent.Invi
 		var err error
 		inv, err = tx.Invitation.Get(ctx, id)
 		if ent.IsNotFound(err) {
-			return apperr.New(apperr.NotFound, "invitation %s not found", id)
+			return gate.NotFound(Target{Type: "invitation", ID: id.String(), Named: true})
 		}
 		if err != nil {
 			return err
 		}
-		org, err := s.writable(ctx, tx, inv.OrganizationID, "invitations.revoke", Target{Type: "invitation", ID: inv.ID.String(), Status: string(inv.Status)})
+		org, err := s.writable(ctx, tx, inv.OrganizationID, "invitations.revoke", Target{Type: "invitation", ID: inv.ID.String(), Status: string(inv.Status), Named: true})
 		if err != nil {
 			return err
 		}

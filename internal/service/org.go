@@ -90,6 +90,10 @@ func (s *Service) CreateOrganization(ctx context.Context, in CreateOrgInput) (*e
 			}
 			caps, limits, tenant, depth = parent.Capabilities, parent.Limits, parent.Tenant, parent.Depth+1
 			ancestry = append(slices.Clone(parent.Ancestry), parent.ID)
+		} else if err := s.authorize(ctx, tx, "organization.create", Target{Type: "organization", Account: &acc.ID}); err != nil {
+			// A root org belongs to no org yet: the policy decides it as the
+			// account's own act, which a token confined to an org may not do.
+			return err
 		} else if max := s.cfg.Limits.OrgsOwned; max > 0 {
 			n, err := tx.Membership.Query().Where(membership.AccountID(acc.ID), membership.Role("owner")).Count(ctx)
 			if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/orgraph/orgraph/ent/organization"
 	"github.com/orgraph/orgraph/internal/apperr"
 	"github.com/orgraph/orgraph/internal/auth"
+	"github.com/orgraph/orgraph/internal/gate"
 )
 
 // Limits are the configured defaults; an org's own non-zero limits override them.
@@ -41,18 +42,16 @@ type Config struct {
 }
 
 // Target is what a mutation acts on, as the gate needs it.
-type Target struct {
-	Type string
-	ID   string
-	Org  *ent.Organization
-	// Status of the resource itself (for an org, its own status).
-	Status string
-}
+type Target = gate.Target
 
 // Authorizer is the policy gate as the service sees it. It decides inside the
 // transaction so owner counts and statuses are the ones being changed.
 type Authorizer interface {
 	Authorize(ctx context.Context, tx *ent.Client, action string, t Target) error
+	// Committable is asked last, inside the transaction of a mutation: did
+	// the policy allow one of its declared actions, and may the caller read
+	// what it returns?
+	Committable(ctx context.Context, tx *ent.Client, payload any) error
 }
 
 // Service performs mutations.
@@ -78,10 +77,15 @@ func New(client *ent.Client, dialectName string, gate Authorizer, cfg Config) *S
 // Config returns the configuration in force.
 func (s *Service) Config() Config { return s.cfg }
 
-// inTx runs fn in a transaction, retrying serialization failures and deadlocks.
-// A policy denial is audited after the rollback, in a transaction of its own, so
-// the refused change leaves nothing but the authz.denied event.
+// inTx runs fn in the transaction of the mutation being served (see Mutate),
+// or, for the service's own work, in one of its own, retrying serialization
+// failures and deadlocks. A policy denial is audited after the rollback, in a
+// transaction of its own, so the refused change leaves nothing but the
+// authz.denied event.
 func (s *Service) inTx(ctx context.Context, fn func(tx *ent.Tx) error) error {
+	if tx := ambientTx(ctx); tx != nil {
+		return fn(tx)
+	}
 	err := s.runTx(ctx, fn)
 	if d := apperr.DenialOf(err); d != nil {
 		if aerr := s.auditDenial(ctx, d); aerr != nil {
@@ -93,8 +97,8 @@ func (s *Service) inTx(ctx context.Context, fn func(tx *ent.Tx) error) error {
 
 func (s *Service) auditDenial(ctx context.Context, d *apperr.Denial) error {
 	return s.runTx(ctx, func(tx *ent.Tx) error {
-		var org *uuid.UUID
-		if id, err := uuid.Parse(d.OrgID); err == nil {
+		var org *uuid.UUID // a probe of what the caller cannot see goes to the platform's trail
+		if id, err := uuid.Parse(d.OrgID); err == nil && !d.Hidden {
 			org = &id
 		}
 		return s.audit(ctx, tx, "authz.denied", org, d.ResourceType, d.ResourceID, nil,
@@ -153,7 +157,7 @@ func (s *Service) lockOrg(ctx context.Context, tx *ent.Tx, id uuid.UUID) (*ent.O
 	}
 	org, err := q.Only(ctx)
 	if ent.IsNotFound(err) {
-		return nil, apperr.New(apperr.NotFound, "organization %s not found", id)
+		return nil, gate.NotFound(Target{Type: "organization", ID: id.String()})
 	}
 	return org, err
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/orgraph/orgraph/ent/sector"
 	"github.com/orgraph/orgraph/ent/slugreservation"
 	"github.com/orgraph/orgraph/internal/apperr"
+	"github.com/orgraph/orgraph/internal/gate"
 )
 
 // Status: retire and re-enable orgs, sectors and applications; limits; soft delete.
@@ -122,7 +123,7 @@ func (s *Service) setSectorStatus(ctx context.Context, id uuid.UUID, status sect
 	err := s.inTx(ctx, func(tx *ent.Tx) error {
 		sec, err := tx.Sector.Get(ctx, id)
 		if ent.IsNotFound(err) {
-			return apperr.New(apperr.NotFound, "sector %s not found", id)
+			return gate.NotFound(Target{Type: "sector", ID: id.String(), Named: true})
 		}
 		if err != nil {
 			return err
@@ -131,7 +132,7 @@ func (s *Service) setSectorStatus(ctx context.Context, id uuid.UUID, status sect
 		if status == sector.StatusACTIVE {
 			action, event = "sector.reenable", "sector.reenabled"
 		}
-		org, err := s.writable(ctx, tx, sec.OrganizationID, action, Target{Type: "sector", ID: sec.ID.String(), Status: string(sec.Status)})
+		org, err := s.writable(ctx, tx, sec.OrganizationID, action, Target{Type: "sector", ID: sec.ID.String(), Status: string(sec.Status), Named: true})
 		if err != nil {
 			return err
 		}
@@ -174,7 +175,7 @@ func (s *Service) setApplicationStatus(ctx context.Context, id uuid.UUID, status
 	err := s.inTx(ctx, func(tx *ent.Tx) error {
 		app, err := tx.Application.Get(ctx, id)
 		if ent.IsNotFound(err) {
-			return apperr.New(apperr.NotFound, "application %s not found", id)
+			return gate.NotFound(Target{Type: "application", ID: id.String(), Named: true})
 		}
 		if err != nil {
 			return err
@@ -183,7 +184,7 @@ func (s *Service) setApplicationStatus(ctx context.Context, id uuid.UUID, status
 		if status == application.StatusACTIVE {
 			action, event = "application.reenable", "application.reenabled"
 		}
-		org, err := s.writable(ctx, tx, app.OrganizationID, action, Target{Type: "application", ID: app.ID.String(), Status: string(app.Status)})
+		org, err := s.writable(ctx, tx, app.OrganizationID, action, Target{Type: "application", ID: app.ID.String(), Status: string(app.Status), Named: true})
 		if err != nil {
 			return err
 		}

@@ -41,6 +41,9 @@ type Config struct {
 	DataKey string
 	// KeyOverlap is how long a rotated-out application signing key stays listed.
 	KeyOverlap time.Duration
+	// Decider, when set, wraps the policy engine the gate asks (tests record
+	// every question with it).
+	Decider func(gate.Engine) gate.Engine
 }
 
 // DefaultConfig holds the documented defaults.
@@ -105,7 +108,11 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		st.Close()
 		return nil, err
 	}
-	g := gate.New(st.Client, eng)
+	var decider gate.Engine = eng
+	if cfg.Decider != nil {
+		decider = cfg.Decider(eng)
+	}
+	g := gate.New(st.Client, decider)
 	svc := service.New(st.Client, st.Dialect, g, service.Config{
 		Limits: cfg.Limits, Roles: eng.Roles, Capabilities: eng.Capabilities, InvitationTTL: cfg.InvitationTTL,
 		Identity: service.IdentityConfig{DataKey: dataKey, KeyOverlap: cfg.KeyOverlap},

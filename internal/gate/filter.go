@@ -52,6 +52,11 @@ func (g *Gate) installFilters(client *ent.Client) {
 	client.Invitation.Intercept(
 		intercept.TraverseInvitation(func(ctx context.Context, q *ent.InvitationQuery) error {
 			withColumn(q.SelectedFields(), q.Select, invitation.FieldOrganizationID)
+			// Invitation.status reads EXPIRED for a pending invitation past its
+			// expiry, so a row load with the status has the expiry too.
+			if slices.Contains(q.SelectedFields(), invitation.FieldStatus) {
+				withColumn(q.SelectedFields(), q.Select, invitation.FieldExpiresAt)
+			}
 			return g.filterOr(ctx, "invitations.read", invitation.FieldOrganizationID, invitation.FieldInviteeID, func(p func(*sql.Selector)) { q.Where(p) })
 		}))
 	client.Application.Intercept(

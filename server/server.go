@@ -87,6 +87,7 @@ func New(cfg Config) http.Handler {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(queryLimits{maxDepth: cfg.MaxDepth, maxComplexity: cfg.MaxComplexity})
+	srv.Use(listArgs{})
 	srv.SetErrorPresenter(apperr.Present)
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
 		cfg.Logger.ErrorContext(ctx, "panic in resolver", "panic", v)

@@ -153,6 +153,70 @@ func TestInvitationExpiry(t *testing.T) {
 	}
 }
 
+// TestInvitationStatusWithoutExpiresAt checks that Invitation.status does not
+// depend on whether expiresAt is selected too, wherever invitations are read:
+// a pending invitation reads PENDING until its expiry and EXPIRED after it.
+func TestInvitationStatusWithoutExpiresAt(t *testing.T) {
+	for _, b := range testutil.Backends {
+		t.Run(string(b), func(t *testing.T) {
+			in := testutil.Start(t, b)
+			alice := in.Account("alice", false)
+			tokens := map[string]string{"bob": in.Account("bob", false), "carol": in.Account("carol", false)}
+			in.Account("dave", false)
+			org := mustCreate(t, in, alice, map[string]any{"name": "Acme"})["id"].(string)
+			ids := map[string]string{}
+			for _, alias := range []string{"bob", "carol"} {
+				ids[alias] = testutil.Str(in.MustDo(alice, invite, map[string]any{"org": org, "alias": alias, "role": "viewer"}), "inviteMember", "id")
+			}
+			// carol's is past its expiry but not swept yet: its row still says PENDING
+			ctx, client := in.Fixture()
+			if err := client.Invitation.UpdateOneID(uuid.MustParse(ids["carol"])).SetExpiresAt(time.Now().Add(-time.Hour)).Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]string{ids["bob"]: "PENDING", ids["carol"]: "EXPIRED"}
+
+			d := in.MustDo(alice, `mutation($org: ID!) { inviteMember(organizationId: $org, alias: "dave", role: "viewer") { status } }`, map[string]any{"org": org})
+			if got := testutil.Str(d, "inviteMember", "status"); got != "PENDING" {
+				t.Fatalf("inviteMember { status }: %s", got)
+			}
+			for _, fields := range []string{"id status", "status id", "id alias status", "id status expiresAt"} {
+				for what, q := range map[string]string{
+					"Organization.invitations":  `query($org: ID!) { organization(id: $org) { invitations(first: 10) { edges { node { ` + fields + ` } } } } }`,
+					"organizations.invitations": `{ organizations { edges { node { invitations { edges { node { ` + fields + ` } } } } } } }`,
+				} {
+					d := in.MustDo(alice, q, map[string]any{"org": org})
+					edges := testutil.Get(d, "organization", "invitations", "edges")
+					if edges == nil {
+						edges = testutil.Get(d, "organizations", "edges", 0, "node", "invitations", "edges")
+					}
+					seen := 0
+					for _, e := range edges.([]any) {
+						if w, ok := want[testutil.Str(e, "node", "id")]; ok {
+							seen++
+							if got := testutil.Str(e, "node", "status"); got != w {
+								t.Fatalf("%s { %s }: status %s, want %s", what, fields, got, w)
+							}
+						}
+					}
+					if seen != len(want) {
+						t.Fatalf("%s { %s }: %v", what, fields, d)
+					}
+				}
+				for alias, id := range ids {
+					d := in.MustDo(alice, `query($id: ID!) { node(id: $id) { ... on Invitation { `+fields+` } } }`, map[string]any{"id": id})
+					if got := testutil.Str(d, "node", "status"); got != want[id] {
+						t.Fatalf("node { %s } of %s's invitation: status %s, want %s", fields, alias, got, want[id])
+					}
+					d = in.MustDo(tokens[alias], `{ viewer { invitations { `+fields+` } } }`, nil)
+					if got := testutil.Str(d, "viewer", "invitations", 0, "status"); got != want[id] {
+						t.Fatalf("%s's viewer.invitations { %s }: status %s, want %s", alias, fields, got, want[id])
+					}
+				}
+			}
+		})
+	}
+}
+
 func TestRolesAndLastOwner(t *testing.T) {
 	for _, b := range testutil.Backends {
 		t.Run(string(b), func(t *testing.T) {

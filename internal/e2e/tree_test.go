@@ -89,3 +89,74 @@ func TestNestedQueryStatementCount(t *testing.T) {
 		})
 	}
 }
+
+// childNames lists the names of a children connection's nodes, in order.
+func childNames(conn any) []string {
+	var out []string
+	edges, _ := testutil.Get(conn, "edges").([]any)
+	for _, e := range edges {
+		out = append(out, testutil.Str(e, "node", "name"))
+	}
+	return out
+}
+
+// TestChildrenOrderBy checks that children(orderBy:) sorts, however the
+// children are loaded: under one org, nested a level down, and under every org
+// of a list.
+func TestChildrenOrderBy(t *testing.T) {
+	names := []string{"Zeta", "Alpha", "Mu", "Kappa", "Beta"}
+	asc := []string{"Alpha", "Beta", "Kappa", "Mu", "Zeta"}
+	desc := []string{"Zeta", "Mu", "Kappa", "Beta", "Alpha"}
+	for _, b := range testutil.Backends {
+		t.Run(string(b), func(t *testing.T) {
+			in := testutil.Start(t, b)
+			alice := in.Account("alice", false)
+			root := mustCreate(t, in, alice, map[string]any{"name": "Root"})["id"].(string)
+			mid := mustCreate(t, in, alice, map[string]any{"name": "Mid", "parentId": root})["id"].(string)
+			for _, n := range names {
+				mustCreate(t, in, alice, map[string]any{"name": n, "parentId": mid})
+			}
+			check := func(what string, got, want []string) {
+				t.Helper()
+				if !eq(got, want) {
+					t.Fatalf("%s: got %v, want %v", what, got, want)
+				}
+			}
+			for _, dir := range []struct {
+				name string
+				want []string
+			}{{"ASC", asc}, {"DESC", desc}} {
+				vars := map[string]any{"root": root, "mid": mid, "dir": dir.name}
+				order := `orderBy: {field: NAME, direction: $dir}`
+				d := in.MustDo(alice, `query($mid: ID!, $dir: OrderDirection!) { organization(id: $mid) {
+					paged: children(first: 20, `+order+`) { edges { node { name } } }
+					all: children(`+order+`) { totalCount edges { node { name } } }
+					last: children(last: 3, `+order+`) { edges { node { name } } }
+				} }`, vars)
+				check(dir.name+" children(first:)", childNames(testutil.Get(d, "organization", "paged")), dir.want)
+				check(dir.name+" children", childNames(testutil.Get(d, "organization", "all")), dir.want)
+				check(dir.name+" children(last:)", childNames(testutil.Get(d, "organization", "last")), dir.want[2:])
+
+				d = in.MustDo(alice, `query($root: ID!, $dir: OrderDirection!) { organization(id: $root) {
+					children(first: 20) { edges { node { ...sortedChildren } } }
+				} }
+				fragment sortedChildren on Organization { name children(first: 20, `+order+`) { edges { node { name } } } }`, vars)
+				check(dir.name+" nested children", childNames(testutil.Get(d, "organization", "children", "edges", 0, "node", "children")), dir.want)
+
+				// a single value in a variable of a list type is a list of one, too
+				d = in.MustDo(alice, `query($mid: ID!, $order: [OrganizationOrder!]) { organization(id: $mid) {
+					children(first: 20, orderBy: $order) { edges { node { name } } }
+				} }`, map[string]any{"mid": mid, "order": map[string]any{"field": "NAME", "direction": dir.name}})
+				check(dir.name+" children(orderBy: $order)", childNames(testutil.Get(d, "organization", "children")), dir.want)
+
+				d = in.MustDo(alice, `query($dir: OrderDirection!) { organizations(first: 20, orderBy: {field: NAME}) { edges { node { name
+					children(first: 20, `+order+`) { edges { node { name } } } } } } }`, vars)
+				for _, e := range testutil.Get(d, "organizations", "edges").([]any) {
+					if testutil.Str(e, "node", "name") == "Mid" {
+						check(dir.name+" children in a list", childNames(testutil.Get(e, "node", "children")), dir.want)
+					}
+				}
+			}
+		})
+	}
+}

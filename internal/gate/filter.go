@@ -44,11 +44,19 @@ func (g *Gate) installFilters(client *ent.Client) {
 	client.Membership.Intercept(
 		intercept.TraverseMembership(func(ctx context.Context, q *ent.MembershipQuery) error {
 			withColumn(q.SelectedFields(), q.Select, membership.FieldOrganizationID)
+			withColumn(q.SelectedFields(), q.Select, membership.FieldAccountID)
 			return g.confine(ctx, "Membership", func(p func(*sql.Selector)) { q.Where(p) })
 		}))
 	client.Invitation.Intercept(
 		intercept.TraverseInvitation(func(ctx context.Context, q *ent.InvitationQuery) error {
 			withColumn(q.SelectedFields(), q.Select, invitation.FieldOrganizationID)
+			// A row about the caller is decided as such: the field gate needs whom it is about.
+			withColumn(q.SelectedFields(), q.Select, invitation.FieldInviteeID)
+			// Invitation.status reads EXPIRED for a pending invitation past its
+			// expiry, so a row load with the status has the expiry too.
+			if slices.Contains(q.SelectedFields(), invitation.FieldStatus) {
+				withColumn(q.SelectedFields(), q.Select, invitation.FieldExpiresAt)
+			}
 			return g.confine(ctx, "Invitation", func(p func(*sql.Selector)) { q.Where(p) })
 		}))
 	client.Application.Intercept(

@@ -22,7 +22,7 @@ import (
 func (r *Resolver) node(ctx context.Context, id uuid.UUID) (ent.Noder, error) {
 	n, err := r.Client.Noder(ctx, id, ent.WithNodeType(r.NodeType))
 	if ent.IsNotFound(err) {
-		return nil, apperr.New(apperr.NotFound, "node %s not found", id)
+		return nil, apperr.New(apperr.NotFound, "node not found")
 	}
 	return n, err
 }

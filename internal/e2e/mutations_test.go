@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/orgraph/orgraph/ent/auditevent"
 	"github.com/orgraph/orgraph/ent/migrate"
 	"github.com/orgraph/orgraph/graph"
 	"github.com/orgraph/orgraph/internal/app"
@@ -149,17 +151,17 @@ func asSelf(fx *mutFixture, kind string, vars map[string]any) (map[string]any, s
 
 var mutationCases = map[string]mutationCase{
 	"createOrganization": {
-		query: `mutation($n: String!) { createOrganization(input: {name: $n}) { id } }`,
+		query:   `mutation($n: String!) { createOrganization(input: {name: $n}) { id } }`,
 		prepare: just(func(fx *mutFixture) map[string]any { return map[string]any{"n": fx.fresh("Root")} }),
 		orgs:    func(*mutFixture, map[string]any) []string { return []string{""} },
 	},
 	"createOrganization (suborg)": {
-		query: `mutation($p: ID!, $n: String!) { createOrganization(input: {name: $n, parentId: $p}) { id } }`,
+		query:   `mutation($p: ID!, $n: String!) { createOrganization(input: {name: $n, parentId: $p}) { id } }`,
 		prepare: just(func(fx *mutFixture) map[string]any { return map[string]any{"p": fx.a1, "n": fx.fresh("Sub")} }),
 		orgs:    onA1,
 	},
 	"updateOrganization": {
-		query: `mutation($id: ID!, $n: String!) { updateOrganization(id: $id, input: {name: $n}) { id name } }`,
+		query:   `mutation($id: ID!, $n: String!) { updateOrganization(id: $id, input: {name: $n}) { id name } }`,
 		prepare: just(func(fx *mutFixture) map[string]any { return map[string]any{"id": fx.a1, "n": fx.fresh("A1 ")} }),
 		orgs:    onA1,
 	},
@@ -550,4 +552,77 @@ func fingerprint(t *testing.T, db *sql.DB) map[string]string {
 		out[table.Name] = fmt.Sprintf("%d:%x", len(lines), sha256.Sum256([]byte(strings.Join(lines, "\n"))))
 	}
 	return out
+}
+
+// TestNotFoundIsTheSameForHiddenAndMissing: another tenant's real ids and ids
+// that exist nowhere get byte-identical answers, from every Mutation field
+// that names something by id and from the reads that take an id; and the
+// probes leave no trace in the victim's audit trail.
+func TestNotFoundIsTheSameForHiddenAndMissing(t *testing.T) {
+	for _, b := range testutil.Backends {
+		t.Run(string(b), func(t *testing.T) {
+			fx := newMutFixture(t, b, nil)
+			outsider := fx.tokens["outsider"]
+			victimEvents := func() int {
+				ctx, db := fx.in.Fixture()
+				n, err := db.AuditEvent.Query().Where(auditevent.OrganizationIDIn(uuid.MustParse(fx.a), uuid.MustParse(fx.a1))).Count(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			compared := 0
+			for _, field := range mutationFields(t) {
+				for _, name := range casesFor(field) {
+					c := mutationCases[name]
+					vars, tok := c.prepare(fx, "outsider")
+					if tok == "" {
+						tok = outsider
+					}
+					random := map[string]any{}
+					ids := 0
+					for k, v := range vars {
+						if s, ok := v.(string); ok && uuid.Validate(s) == nil {
+							random[k] = uuid.NewString()
+							ids++
+						} else {
+							random[k] = v
+						}
+					}
+					if ids == 0 {
+						continue
+					}
+					before := victimEvents()
+					hidden := fx.in.Do(tok, c.query, vars)
+					if after := victimEvents(); after != before {
+						t.Errorf("%s: an outsider's probe wrote %d events into the victim's trail", name, after-before)
+					}
+					missing := fx.in.Do(tok, c.query, random)
+					if hidden.Code() != "NOT_FOUND" {
+						t.Errorf("%s: another tenant's id answers %s", name, hidden.Raw)
+						continue
+					}
+					if !bytes.Equal(hidden.Raw, missing.Raw) || hidden.Status != missing.Status {
+						t.Errorf("%s: hidden and missing ids answer differently:\nhidden:  %s\nmissing: %s", name, hidden.Raw, missing.Raw)
+					}
+					compared++
+				}
+			}
+			for _, q := range []string{
+				`query($id: ID!) { node(id: $id) { id } }`,
+				`query($id: ID!) { organization(id: $id) { id name } }`,
+				`query($id: ID!) { authorize(action: "organization.read", resource: $id) { allowed } }`,
+			} {
+				hidden := fx.in.Do(outsider, q, map[string]any{"id": fx.a1})
+				missing := fx.in.Do(outsider, q, map[string]any{"id": uuid.NewString()})
+				if !bytes.Equal(hidden.Raw, missing.Raw) {
+					t.Errorf("%s: hidden and missing ids answer differently:\nhidden:  %s\nmissing: %s", q, hidden.Raw, missing.Raw)
+				}
+				compared++
+			}
+			if compared < 25 {
+				t.Errorf("only %d id-taking operations compared", compared)
+			}
+		})
+	}
 }

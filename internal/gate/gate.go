@@ -275,7 +275,7 @@ func (g *Gate) Authorize(ctx context.Context, client *ent.Client, action string,
 }
 
 // NotFound is the one NOT_FOUND for something named by id: the same bytes
-// whether it does not exist or the caller may not see it.
+// whether it does not exist or the caller may not see it, whatever the id.
 func NotFound(t Target) *apperr.Error {
 	if !t.Named && t.Org != nil {
 		t.Type, t.ID = "organization", t.Org.ID.String()
@@ -284,7 +284,9 @@ func NotFound(t Target) *apperr.Error {
 	if n, ok := nouns[t.Type]; ok {
 		noun = n
 	}
-	return apperr.New(apperr.NotFound, "%s %s not found", noun, t.ID)
+	// No id in the text: a probe with a real id and one with a random id
+	// must get the same bytes.
+	return apperr.New(apperr.NotFound, "%s not found", noun)
 }
 
 var nouns = map[string]string{"apikey": "API key"}

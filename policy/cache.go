@@ -78,13 +78,10 @@ func appendKey(b []byte, in *Input) []byte {
 		slices.SortFunc(ms, compareMembership)
 	}
 	b = binary.AppendUvarint(b, uint64(len(ms)))
-	owner := false
 	for _, m := range ms {
 		b = appendStr(b, m.Org)
 		b = appendStr(b, m.Role)
-		owner = owner || (m.Role == "owner" && m.Org == in.Resource.OwnerOrg)
 	}
-	b = appendBool(b, owner)
 
 	b = appendBool(b, in.TokenOrg != "")
 	b = appendStr(b, in.TokenOrg)

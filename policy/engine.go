@@ -32,6 +32,9 @@ type version struct {
 	// roles and capabilities are the names the data defines; writes validate against them.
 	roles        []string
 	capabilities []string
+	// ownerRole is the role data.orgraph.owner_role names: the one the
+	// last-owner and sole-owner rules count, and a root org's creator gets.
+	ownerRole string
 	cache        *decisionCache
 	scopes       *scopeCache
 	inflight     singleflight.Group
@@ -171,6 +174,9 @@ func (e *Engine) Actions() []string { return slices.Clone(e.active.Load().action
 
 // Roles returns the role names of the active policy data.
 func (e *Engine) Roles() []string { return slices.Clone(e.active.Load().roles) }
+
+// OwnerRole returns the owner role of the active policy data.
+func (e *Engine) OwnerRole() string { return e.active.Load().ownerRole }
 
 // Capabilities returns the capability names of the active policy data.
 func (e *Engine) Capabilities() []string { return slices.Clone(e.active.Load().capabilities) }

@@ -29,6 +29,7 @@ var (
 	kSelf          = ast.InternedTerm("self")
 
 	kAllow   = ast.StringTerm("allow")
+	kRoleOut = ast.StringTerm("role")
 	kReasons = ast.StringTerm("reasons")
 	kRule    = ast.StringTerm("rule")
 	kPerm    = ast.StringTerm("permission")
@@ -187,6 +188,11 @@ func parseDecision(obj ast.Object) (Decision, error) {
 		d.Reasons = append(d.Reasons, r)
 	}
 	d.Allowed = allowed
+	if t := obj.Get(kRoleOut); t != nil {
+		if role, ok := t.Value.(ast.String); ok {
+			d.Role = string(role)
+		}
+	}
 	return d, nil
 }
 

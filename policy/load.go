@@ -350,6 +350,11 @@ func build(ctx context.Context, src *source) (*version, error) {
 	v.actions = actionsOf(p.data)
 	v.roles = keysOf(p.data, "roles")
 	v.capabilities = keysOf(p.data, "capabilities")
+	orgraph, _ := p.data["orgraph"].(map[string]any)
+	v.ownerRole, _ = orgraph["owner_role"].(string)
+	if len(v.roles) > 0 && !slices.Contains(v.roles, v.ownerRole) {
+		return nil, fmt.Errorf("policy: data.orgraph.owner_role %q must name a role of data.orgraph.roles", v.ownerRole)
+	}
 	return v, nil
 }
 

@@ -268,7 +268,7 @@ func TestActions(t *testing.T) {
 		application.retire application.reenable application.rotate_key sector.read sector.create
 		sector.retire sector.reenable person.read person.create person.update group.read
 		group.create group.update apikey.read apikey.create apikey.revoke audit.read
-		billing.read billing.update organization.create invitations.respond account.delete`)
+		billing.read billing.update organization.create invitations.respond account.delete account.read_private`)
 	slices.Sort(want)
 	if got := e.Actions(); !slices.Equal(got, want) {
 		t.Fatalf("Actions() = %v\nwant %v", got, want)

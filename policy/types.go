@@ -20,6 +20,9 @@ type Reason struct {
 type Decision struct {
 	Allowed bool     `json:"allowed"`
 	Reasons []Reason `json:"reasons"`
+	// Role is the subject's role that applies nearest to the resource org
+	// (its own there, else the nearest inherited one), "" when none does.
+	Role string `json:"role,omitempty"`
 }
 
 // Membership is a role on an organization.

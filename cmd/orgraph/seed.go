@@ -40,7 +40,7 @@ func (c *seedCmd) Run() error {
 	written := 0
 	for tree := 0; written < c.Orgs; tree++ {
 		n := min(treeSize, c.Orgs-written)
-		if _, err := seed.Tree(ctx, a.Store.Client, owner, fmt.Sprintf("Tenant %d", tree), c.Fanout, c.Depth, n); err != nil {
+		if _, err := seed.Tree(ctx, a.Store.Client, a.Engine, owner, fmt.Sprintf("Tenant %d", tree), c.Fanout, c.Depth, n); err != nil {
 			return err
 		}
 		written += n

@@ -114,7 +114,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 	g := gate.New(st.Client, decider)
 	svc := service.New(st.Client, st.Dialect, g, service.Config{
-		Limits: cfg.Limits, Roles: eng.Roles, Capabilities: eng.Capabilities, InvitationTTL: cfg.InvitationTTL,
+		Limits: cfg.Limits, Roles: eng.Roles, Capabilities: eng.Capabilities, OwnerRole: eng.OwnerRole, InvitationTTL: cfg.InvitationTTL,
 		Identity: service.IdentityConfig{DataKey: dataKey, KeyOverlap: cfg.KeyOverlap},
 	})
 	res := &graph.Resolver{Client: st.Client, Service: svc, Gate: g, Auth: au, NodeType: st.NodeType, TokenTTL: cfg.TokenTTL}

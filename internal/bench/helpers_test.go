@@ -88,7 +88,7 @@ func (w *world) grantee(b testing.TB, role string, org uuid.UUID) string {
 // tree seeds one tenant tree owned by owner (internal/seed, breadth first).
 func (w *world) tree(b testing.TB, owner *ent.Account, fanout, depth, n int) []uuid.UUID {
 	b.Helper()
-	ids, err := seed.Tree(w.sys, w.in.Store.Client, owner, fmt.Sprintf("Tenant %d", w.orgs), fanout, depth, n)
+	ids, err := seed.Tree(w.sys, w.in.Store.Client, w.in.Engine, owner, fmt.Sprintf("Tenant %d", w.orgs), fanout, depth, n)
 	if err != nil {
 		b.Fatalf("seed %d orgs: %v", n, err)
 	}

@@ -51,7 +51,7 @@ func TestNestedQueryStatementCount(t *testing.T) {
 			// 15 and 585 orgs; 1464 crosses the size from which list filters probe per row
 			for _, fanout := range []int{2, 8, 11} {
 				n := 1 + fanout + fanout*fanout + fanout*fanout*fanout
-				ids, err := seed.Tree(ctx, in.Store.Client, owner, fmt.Sprintf("Tree %d", fanout), fanout, 3, n)
+				ids, err := seed.Tree(ctx, in.Store.Client, in.Engine, owner, fmt.Sprintf("Tree %d", fanout), fanout, 3, n)
 				if err != nil {
 					t.Fatal(err)
 				}

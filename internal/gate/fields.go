@@ -12,7 +12,6 @@ import (
 	"github.com/orgraph/orgraph/ent"
 	"github.com/orgraph/orgraph/ent/organization"
 	"github.com/orgraph/orgraph/internal/apperr"
-	"github.com/orgraph/orgraph/internal/auth"
 	"github.com/orgraph/orgraph/policy"
 )
 
@@ -32,6 +31,9 @@ var typeActions = map[string]string{
 	"Group":        "group.read",
 	"APIKey":       "apikey.read",
 	"AuditEvent":   "audit.read",
+	// An account's own data (its id, flags, memberships, invitations): the
+	// policy shows it to the account itself and to platform admins.
+	"Account": "account.read_private",
 }
 
 // fieldActions overrides typeActions for single fields.
@@ -49,6 +51,10 @@ var fieldActions = map[string]string{
 	"Organization.limits":            "organization.read",
 	// An invitation is also readable by its invitee.
 	"Invitation.organization": Public,
+	// What anyone who can see an account (the SQL filter decides) sees of it.
+	"Account.alias":       Public,
+	"Account.displayName": Public,
+	"Account.createdAt":   Public,
 }
 
 // structuralTypes carry no org data themselves: connections, edges and values
@@ -89,7 +95,7 @@ func Action(object, field string) (string, bool) {
 	if a, ok := typeActions[object]; ok {
 		return a, true
 	}
-	if object == "Account" || structuralTypes[object] || strings.HasSuffix(object, "Connection") || strings.HasSuffix(object, "Edge") || strings.HasPrefix(object, "__") {
+	if structuralTypes[object] || strings.HasSuffix(object, "Connection") || strings.HasSuffix(object, "Edge") || strings.HasPrefix(object, "__") {
 		return Public, true
 	}
 	return "", false
@@ -106,13 +112,18 @@ func (g *Gate) Middleware(ctx context.Context, next graphql.Resolver) (any, erro
 		// Fail closed: a field nobody mapped is never served.
 		return nil, apperr.New(apperr.Forbidden, "field %s.%s has no authorization rule", fc.Object, fc.Field.Name)
 	}
-	if fc.Object == "Account" {
-		if err := g.checkAccountField(ctx, fc); err != nil {
-			return nil, err
-		}
+	if action == Public || fc.Object == "Query" || fc.Object == "Mutation" {
 		return next(ctx)
 	}
-	if action == Public || fc.Object == "Query" || fc.Object == "Mutation" {
+	if acc, ok := parentObject(fc).(*ent.Account); ok {
+		// An account belongs to no org: decided as such, about itself or not.
+		d, err := g.decideAccount(ctx, action, acc)
+		if err != nil {
+			return nil, err
+		}
+		if !d.Allowed {
+			return nil, forbidden(action, d)
+		}
 		return next(ctx)
 	}
 	parent := parentObject(fc)
@@ -157,21 +168,6 @@ func forbidden(action string, d policy.Decision) *apperr.Error {
 		}
 	}
 	return &apperr.Error{Code: apperr.Forbidden, Message: msg, Extra: map[string]any{"reasons": reasons}}
-}
-
-// checkAccountField: an account shows its alias and display name to whoever can
-// see it (the SQL filter decides that); everything else only to itself and operators.
-func (g *Gate) checkAccountField(ctx context.Context, fc *graphql.FieldContext) error {
-	switch fc.Field.Name {
-	case "alias", "displayName", "createdAt", "__typename":
-		return nil
-	}
-	acc, _ := parentObject(fc).(*ent.Account)
-	p := auth.FromContext(ctx)
-	if acc != nil && p != nil && p.Account != nil && (p.Account.ID == acc.ID || p.Account.PlatformAdmin) {
-		return nil
-	}
-	return apperr.New(apperr.Forbidden, "only the account itself sees its %s", fc.Field.Name)
 }
 
 var pooledTypes = map[string]bool{"Person": true, "Group": true, "Handle": true}

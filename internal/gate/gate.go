@@ -42,6 +42,8 @@ type Target struct {
 type Engine interface {
 	Decide(ctx context.Context, in policy.Input) (policy.Decision, error)
 	ListScope(ctx context.Context, subj policy.Subject, tokenOrg, action string) (policy.Scope, error)
+	// OwnerRole is the role the owner facts count (policy data).
+	OwnerRole() string
 }
 
 // Gate decides.
@@ -221,6 +223,32 @@ func (g *Gate) decideOn(ctx context.Context, action string, org *ent.Organizatio
 	return d, nil
 }
 
+// decideAccount decides action on an account (memoized per request).
+func (g *Gate) decideAccount(ctx context.Context, action string, acc *ent.Account) (policy.Decision, error) {
+	self := acc.ID == selfID(ctx) && acc.ID != uuid.Nil
+	r := requestOf(ctx)
+	key := memoKey{action, uuid.Nil, self}
+	r.mu.Lock()
+	d, ok := r.decisions[key]
+	r.mu.Unlock()
+	if ok {
+		return d, nil
+	}
+	subj, err := g.subject(ctx)
+	if err != nil {
+		return policy.Decision{}, err
+	}
+	id := acc.ID
+	d, err = g.engine.Decide(ctx, g.input(ctx, subj, action, Target{Type: "account", ID: id.String(), Account: &id}))
+	if err != nil {
+		return policy.Decision{}, err
+	}
+	r.mu.Lock()
+	r.decisions[key] = d
+	r.mu.Unlock()
+	return d, nil
+}
+
 // Explain decides on any resource, inside a transaction when client is its client.
 func (g *Gate) Explain(ctx context.Context, client *ent.Client, action string, t Target) (policy.Decision, error) {
 	subj, err := g.subjectWith(ctx, client)
@@ -310,7 +338,7 @@ func (g *Gate) fillOwners(ctx context.Context, client *ent.Client, in *policy.In
 		Count          int       `json:"count"`
 	}
 	err := client.Membership.Query().
-		Where(membership.RoleEQ("owner"), membership.OrganizationIDIn(chain...)).
+		Where(membership.RoleEQ(g.engine.OwnerRole()), membership.OrganizationIDIn(chain...)).
 		GroupBy(membership.FieldOrganizationID).Aggregate(ent.Count()).Scan(System(ctx), &rows)
 	if err != nil {
 		return err
@@ -378,20 +406,12 @@ func (g *Gate) Scope(ctx context.Context, action string) (policy.Scope, error) {
 	return s, nil
 }
 
-// ViewerRole is the caller's nearest role on org's chain (direct or inherited).
+// ViewerRole is the caller's role that applies nearest to org, as the policy
+// says (inheritance and its per-role switches included).
 func (g *Gate) ViewerRole(ctx context.Context, org *ent.Organization) (*string, error) {
-	subj, err := g.subject(ctx)
-	if err != nil {
+	d, err := g.Decide(ctx, "organization.read", org)
+	if err != nil || d.Role == "" {
 		return nil, err
 	}
-	chain := append(slices.Clone(org.Ancestry), org.ID)
-	for i := len(chain) - 1; i >= 0; i-- {
-		for _, m := range subj.Memberships {
-			if m.Org == chain[i].String() {
-				role := m.Role
-				return &role, nil
-			}
-		}
-	}
-	return nil, nil
+	return &d.Role, nil
 }

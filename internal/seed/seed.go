@@ -10,8 +10,12 @@ import (
 	"github.com/orgraph/orgraph/ent"
 )
 
-// Capabilities given to seeded orgs.
-var Capabilities = []string{"core", "applications", "identities", "billing", "api_keys"}
+// Policy is what seeding takes from the policy data: the role the tree's
+// owner gets and the capabilities of every org (all of them).
+type Policy interface {
+	OwnerRole() string
+	Capabilities() []string
+}
 
 type node struct {
 	id       uuid.UUID
@@ -21,7 +25,7 @@ type node struct {
 // Tree writes one tenant tree of n orgs (breadth first, fanout children per org,
 // at most depth levels below the root) owned by owner, with its closure rows, and
 // returns the ids in breadth-first order.
-func Tree(ctx context.Context, client *ent.Client, owner *ent.Account, name string, fanout, depth, n int) ([]uuid.UUID, error) {
+func Tree(ctx context.Context, client *ent.Client, pol Policy, owner *ent.Account, name string, fanout, depth, n int) ([]uuid.UUID, error) {
 	tx, err := client.Tx(ctx)
 	if err != nil {
 		return nil, err
@@ -60,7 +64,7 @@ func Tree(ctx context.Context, client *ent.Client, owner *ent.Account, name stri
 		slugs = append(slugs, tx.SlugReservation.Create().SetSlug(slug).SetOrganizationID(o.id))
 		create := tx.Organization.Create().SetID(o.id).SetName(fmt.Sprintf("%s %d", tenant, i)).
 			SetSlug(slug).SetTenant(tenant).SetDepth(len(o.ancestry)).
-			SetAncestry(o.ancestry).SetCapabilities(Capabilities).SetPersonPoolID(pp.ID).SetGroupPoolID(gp.ID)
+			SetAncestry(o.ancestry).SetCapabilities(pol.Capabilities()).SetPersonPoolID(pp.ID).SetGroupPoolID(gp.ID)
 		if len(o.ancestry) > 0 {
 			create.SetParentID(o.ancestry[len(o.ancestry)-1])
 		}
@@ -84,7 +88,7 @@ func Tree(ctx context.Context, client *ent.Client, owner *ent.Account, name stri
 	if err := flush(); err != nil {
 		return rollback(err)
 	}
-	if err := tx.Membership.Create().SetAccountID(owner.ID).SetOrganizationID(queue[0].id).SetRole("owner").Exec(ctx); err != nil {
+	if err := tx.Membership.Create().SetAccountID(owner.ID).SetOrganizationID(queue[0].id).SetRole(pol.OwnerRole()).Exec(ctx); err != nil {
 		return rollback(err)
 	}
 	ids := make([]uuid.UUID, n)

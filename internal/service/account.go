@@ -146,7 +146,7 @@ type ownedSubtrees struct {
 // or is seen by it.
 func (s *Service) lockOwnedSubtrees(ctx context.Context, tx *ent.Tx, accountID uuid.UUID) (*ownedSubtrees, error) {
 	var ownedIDs []uuid.UUID
-	if err := tx.Membership.Query().Where(membership.AccountID(accountID), membership.Role(ownerRole)).
+	if err := tx.Membership.Query().Where(membership.AccountID(accountID), membership.Role(s.cfg.OwnerRole())).
 		Select(membership.FieldOrganizationID).Scan(ctx, &ownedIDs); err != nil {
 		return nil, err
 	}
@@ -178,7 +178,7 @@ func (s *Service) lockOwnedSubtrees(ctx context.Context, tx *ent.Tx, accountID u
 	}
 	// The orgs of the region that keep a direct owner once the account is gone.
 	var kept []uuid.UUID
-	if err := tx.Membership.Query().Where(membership.Role(ownerRole), membership.AccountIDNEQ(accountID),
+	if err := tx.Membership.Query().Where(membership.Role(s.cfg.OwnerRole()), membership.AccountIDNEQ(accountID),
 		membership.HasOrganizationWith(out.region)).Select(membership.FieldOrganizationID).Scan(ctx, &kept); err != nil {
 		return nil, err
 	}

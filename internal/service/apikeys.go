@@ -29,7 +29,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, orgID uuid.UUID, name, role 
 		return nil, "", err
 	}
 	role = strings.TrimSpace(role)
-	if role == ownerRole {
+	if role == s.cfg.OwnerRole() {
 		return nil, "", apperr.New(apperr.BadUserInput, "an API key cannot have the owner role")
 	}
 	if s.cfg.Roles != nil && !slices.Contains(s.cfg.Roles(), role) {

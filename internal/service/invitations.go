@@ -19,7 +19,7 @@ import (
 
 // InviteMember invites an account, by alias, into an org with a role other than owner.
 func (s *Service) InviteMember(ctx context.Context, orgID uuid.UUID, alias, role string) (*ent.Invitation, error) {
-	if role == ownerRole {
+	if role == s.cfg.OwnerRole() {
 		return nil, apperr.New(apperr.BadUserInput, "owner is never invitable: invite with another role, then promote")
 	}
 	if err := s.checkRole(role); err != nil {

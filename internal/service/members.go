@@ -15,8 +15,6 @@ import (
 
 // Members: roles, the last-owner rule, removal.
 
-const ownerRole = "owner"
-
 // checkRole validates a role name against the policy data.
 func (s *Service) checkRole(role string) error {
 	if known := s.cfg.Roles(); !slices.Contains(known, role) {
@@ -37,11 +35,11 @@ func memberOf(ctx context.Context, tx *ent.Tx, org *ent.Organization, alias stri
 
 // keepAnOwner fails when m is the org's last owner. The org row is locked by
 // the caller, so concurrent demotions and removals are serialized here.
-func keepAnOwner(ctx context.Context, tx *ent.Tx, org *ent.Organization, m *ent.Membership) error {
-	if m.Role != ownerRole {
+func (s *Service) keepAnOwner(ctx context.Context, tx *ent.Tx, org *ent.Organization, m *ent.Membership) error {
+	if m.Role != s.cfg.OwnerRole() {
 		return nil
 	}
-	owners, err := tx.Membership.Query().Where(membership.OrganizationID(org.ID), membership.Role(ownerRole)).Count(ctx)
+	owners, err := tx.Membership.Query().Where(membership.OrganizationID(org.ID), membership.Role(s.cfg.OwnerRole())).Count(ctx)
 	if err != nil {
 		return err
 	}
@@ -69,8 +67,8 @@ func (s *Service) ChangeMemberRole(ctx context.Context, orgID uuid.UUID, alias, 
 		if before == role {
 			return nil
 		}
-		if role != ownerRole {
-			if err := keepAnOwner(ctx, tx, org, m); err != nil {
+		if role != s.cfg.OwnerRole() {
+			if err := s.keepAnOwner(ctx, tx, org, m); err != nil {
 				return err
 			}
 		}
@@ -101,7 +99,7 @@ func (s *Service) RemoveMember(ctx context.Context, orgID uuid.UUID, alias strin
 		if err != nil {
 			return err
 		}
-		if err := keepAnOwner(ctx, tx, org, m); err != nil {
+		if err := s.keepAnOwner(ctx, tx, org, m); err != nil {
 			return err
 		}
 		if err := tx.Membership.DeleteOne(m).Exec(ctx); err != nil {

@@ -95,7 +95,7 @@ func (s *Service) CreateOrganization(ctx context.Context, in CreateOrgInput) (*e
 			// account's own act, which a token confined to an org may not do.
 			return err
 		} else if max := s.cfg.Limits.OrgsOwned; max > 0 {
-			n, err := tx.Membership.Query().Where(membership.AccountID(acc.ID), membership.Role("owner")).Count(ctx)
+			n, err := tx.Membership.Query().Where(membership.AccountID(acc.ID), membership.Role(s.cfg.OwnerRole())).Count(ctx)
 			if err != nil {
 				return err
 			}
@@ -144,7 +144,7 @@ func (s *Service) CreateOrganization(ctx context.Context, in CreateOrgInput) (*e
 			return err
 		}
 		if parent == nil {
-			if err := tx.Membership.Create().SetAccountID(acc.ID).SetOrganizationID(created.ID).SetRole("owner").Exec(ctx); err != nil {
+			if err := tx.Membership.Create().SetAccountID(acc.ID).SetOrganizationID(created.ID).SetRole(s.cfg.OwnerRole()).Exec(ctx); err != nil {
 				return err
 			}
 		}

@@ -33,8 +33,11 @@ type Limits struct {
 type Config struct {
 	Limits Limits
 	// Roles and Capabilities are the names the active policy data defines.
-	Roles          func() []string
-	Capabilities   func() []string
+	Roles        func() []string
+	Capabilities func() []string
+	// OwnerRole is the role the policy data names the owner (last owner,
+	// sole owner, a root org's creator).
+	OwnerRole      func() string
 	InvitationTTL  time.Duration // default 7 days
 	MaxSettingsLen int           // bytes of JSON
 	// Identity holds the data key and signing-key overlap (see keys.go).

@@ -30,11 +30,39 @@ denials := ((rbac.deny | ceiling.deny) | token.deny) | lifecycle.deny
 
 # METADATA
 # description: |
-#   The decision for one request: {"allow": bool, "reasons": [...]}. Each
+#   The decision for one request: {"allow": bool, "reasons": [...], "role"}. Each
 #   reason is {"rule", "permission", "message"}; a denial lists every rule that
 #   denies (sorted), an allowed request lists what granted it.
 # entrypoint: true
-decision := {"allow": allow, "reasons": reasons}
+decision := {"allow": allow, "reasons": reasons, "role": viewer_role}
+
+# METADATA
+# description: |
+#   The subject's role that applies nearest to the resource organization: its
+#   own membership there, else that of the nearest ancestor whose role
+#   inherits (data.orgraph.inherit, data.orgraph.inherit_roles); null when
+#   none applies. It is what Organization.viewerRole shows.
+default viewer_role := null
+
+viewer_role := role if {
+	some role in {m.role |
+		some m in applying
+		m.org == chain[nearest]
+	}
+}
+
+chain := array.concat(input.resource.ancestors, [input.resource.org])
+
+applying contains m if {
+	some m in input.subject.memberships
+	inheritance.applies(m, input.resource)
+}
+
+nearest := max({i |
+	some m in applying
+	some i, org in chain
+	org == m.org
+})
 
 reasons := [{
 	"rule": "unknown_action",

@@ -15,6 +15,8 @@ decide_with(patch, d) := result if {
 		with data.orgraph.sole_owner_actions as d.sole_owner_actions
 		with data.orgraph.platform_actions as d.platform_actions
 		with data.orgraph.self_actions as d.self_actions
+		with data.orgraph.owner_role as d.owner_role
+		with data.orgraph.account_reads as d.account_reads
 }
 
 decide(patch) := decide_with(patch, fixtures.matrix)
@@ -98,7 +100,7 @@ test_nothing_without_membership if {
 
 test_decision_shape if {
 	d := decide({})
-	object.keys(d) == {"allow", "reasons"}
+	object.keys(d) == {"allow", "reasons", "role"}
 	d.allow == false
 	is_array(d.reasons)
 }
@@ -106,6 +108,7 @@ test_decision_shape if {
 test_allowed_by_role_says_which if {
 	decide(as_role("admin", "application.create")) == {
 		"allow": true,
+		"role": "admin",
 		"reasons": [{
 			"rule": "roles",
 			"permission": "application.create",
@@ -117,6 +120,7 @@ test_allowed_by_role_says_which if {
 test_allowed_for_platform_admin_says_so if {
 	decide({"action": "organization.delete", "subject": {"platform_admin": true}}) == {
 		"allow": true,
+		"role": null,
 		"reasons": [{
 			"rule": "platform_admin",
 			"permission": "organization.delete",
@@ -128,6 +132,7 @@ test_allowed_for_platform_admin_says_so if {
 test_denied_by_role if {
 	decide(as_role("viewer", "members.invite")) == {
 		"allow": false,
+		"role": "viewer",
 		"reasons": [{
 			"rule": "roles",
 			"permission": "members.invite",
@@ -145,8 +150,8 @@ test_unknown_action if {
 			"message": "unknown action members.frobnicate",
 		}],
 	}
-	decide(as_role("owner", "members.frobnicate")) == expected
-	decide({"action": "members.frobnicate", "subject": {"platform_admin": true}}) == expected
+	object.union(expected, {"role": "owner"}) == decide(as_role("owner", "members.frobnicate"))
+	object.union(expected, {"role": null}) == decide({"action": "members.frobnicate", "subject": {"platform_admin": true}})
 }
 
 test_api_key_acts_like_a_membership if {
@@ -305,4 +310,48 @@ test_root_org_creation_needs_no_org if {
 	decide(root).allow
 	not decide(object.union(root, {"token": {"org": "c"}})).allow
 	not decide(object.union(root, {"subject": {"type": "api_key"}})).allow
+}
+
+# The viewer's role: the nearest membership that applies, by inheritance.
+
+test_viewer_role_is_the_nearest_applying_membership if {
+	d := decide(fixtures.memberships([{"org": "r", "role": "owner"}, {"org": "p", "role": "viewer"}]))
+	d.role == "viewer"
+}
+
+test_viewer_role_of_the_org_itself_wins if {
+	d := decide(fixtures.memberships([{"org": "p", "role": "admin"}, {"org": "c", "role": "billing"}]))
+	d.role == "billing"
+}
+
+test_viewer_role_respects_inheritance_off if {
+	off := object.union(fixtures.matrix, {"inherit": false})
+	decide_with(fixtures.memberships([{"org": "p", "role": "admin"}]), off).role == null
+	on := object.union(fixtures.matrix, {"inherit": false, "inherit_roles": {"admin": true}})
+	decide_with(fixtures.memberships([{"org": "r", "role": "owner"}, {"org": "p", "role": "admin"}]), on).role == "admin"
+}
+
+test_viewer_role_is_null_without_membership if {
+	decide({}).role == null
+}
+
+# An account's private fields (its id, platform flag, deletion time).
+
+account_patch(self) := {"action": "account.read_private", "resource": {"type": "account", "id": "a", "org": "", "ancestors": [], "capabilities": [], "org_status": "", "self": self}}
+
+test_an_account_reads_its_own_private_fields if {
+	decide(account_patch(true)).allow
+}
+
+test_others_private_fields_are_refused if {
+	not decide(account_patch(false)).allow
+}
+
+test_platform_admins_read_any_account if {
+	decide(object.union(account_patch(false), {"subject": {"platform_admin": true}})).allow
+}
+
+test_a_scoped_token_still_shows_its_bearer_to_itself if {
+	decide(object.union(account_patch(true), {"token": {"org": "c"}})).allow
+	not decide(object.union(account_patch(false), {"token": {"org": "c"}, "subject": {"platform_admin": true}})).allow
 }

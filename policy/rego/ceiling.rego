@@ -27,6 +27,9 @@ exempt if {
 # A ceiling bounds roles; what an account does about itself is not a role's.
 exempt if rbac.self_service
 
+# A ceiling is an org's: what belongs to no org has none.
+exempt if input.resource.org == ""
+
 # METADATA
 # description: The denial when the capabilities of the organization do not allow the action.
 deny contains reason if {

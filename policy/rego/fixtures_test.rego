@@ -155,13 +155,16 @@ matrix := {
 		"audit.read",
 		"billing.read",
 	],
+	"owner_role": "owner",
 	"self_actions": [
 		"members.read",
 		"invitations.read",
 		"invitations.respond",
 		"account.delete",
 		"organization.create",
+		"account.read_private",
 	],
+	"account_reads": ["account.read_private"],
 	"sole_owner_actions": [
 		"organization.retire",
 		"organization.reenable",

@@ -44,7 +44,7 @@ deny contains reason if {
 owner if {
 	some m in input.subject.memberships
 	m.org == input.resource.owner_org
-	m.role == "owner"
+	m.role == data.orgraph.owner_role
 }
 
 # METADATA

@@ -16,6 +16,13 @@ within if input.resource.org == input.token.org
 
 within if input.token.org in input.resource.ancestors
 
+# An account belongs to no org: a token's org context does not hide its
+# bearer's own account from itself (data.orgraph.account_reads).
+within if {
+	input.resource.self == true
+	input.action in data.orgraph.account_reads
+}
+
 # METADATA
 # description: The denial when the resource lies outside the token's org context.
 deny contains reason if {

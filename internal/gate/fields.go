@@ -215,6 +215,10 @@ func deref(v any) any {
 		return *x
 	case **ent.Handle:
 		return *x
+	case *ent.Noder: // an element of nodes(ids:)
+		if *x != nil {
+			return deref(*x)
+		}
 	}
 	return v
 }

@@ -27,57 +27,59 @@ func TestViewerRoleFollowsThePolicy(t *testing.T) {
 		"on, but viewers do not":  {inherit: true, inheritRoles: map[string]bool{"viewer": false}, alice: "owner", bob: "admin"},
 		"on, but owners do not":   {inherit: true, inheritRoles: map[string]bool{"owner": false}, alice: "viewer", bob: "admin"},
 	} {
-		t.Run(name, func(t *testing.T) {
-			dir := copyPolicies(t)
-			path := filepath.Join(dir, "data.json")
-			var data map[string]map[string]any
-			raw, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := json.Unmarshal(raw, &data); err != nil {
-				t.Fatal(err)
-			}
-			data["orgraph"]["inherit"] = tc.inherit
-			data["orgraph"]["inherit_roles"] = map[string]bool{}
-			if tc.inheritRoles != nil {
-				data["orgraph"]["inherit_roles"] = tc.inheritRoles
-			}
-			raw, _ = json.Marshal(data)
-			if err := os.WriteFile(path, raw, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			in := testutil.Start(t, testutil.SQLite, func(c *app.Config) { c.PolicyDir = dir })
-			alice := in.Account("alice", false)
-			bob := in.Account("bob", false)
-			// Written directly: with inheritance off the root's owner could
-			// not read (so not create) the suborgs.
-			ctx, db := in.Fixture()
-			owner, err := in.Service.AccountByAlias(ctx, "alice")
-			if err != nil {
-				t.Fatal(err)
-			}
-			ids, err := seed.Tree(ctx, db, in.Engine, owner, "Root", 1, 2, 3)
-			if err != nil {
-				t.Fatal(err)
-			}
-			root, mid, leaf := ids[0].String(), ids[1].String(), ids[2].String()
-			in.Grant("alice", mid, "viewer")
-			in.Grant("bob", root, "admin")
-			q := `query($id: ID!) { organization(id: $id) { viewerRole } }`
-			for who, tok := range map[string]string{"alice": alice, "bob": bob} {
-				want := map[string]any{"alice": tc.alice, "bob": tc.bob}[who]
-				r := in.Do(tok, q, map[string]any{"id": leaf})
-				if want == nil {
-					if r.Code() != "NOT_FOUND" {
-						t.Errorf("%s on the leaf: %s; want NOT_FOUND (no role applies)", who, r.Raw)
+		for _, b := range testutil.Backends {
+			t.Run(name+"/"+string(b), func(t *testing.T) {
+				dir := copyPolicies(t)
+				path := filepath.Join(dir, "data.json")
+				var data map[string]map[string]any
+				raw, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := json.Unmarshal(raw, &data); err != nil {
+					t.Fatal(err)
+				}
+				data["orgraph"]["inherit"] = tc.inherit
+				data["orgraph"]["inherit_roles"] = map[string]bool{}
+				if tc.inheritRoles != nil {
+					data["orgraph"]["inherit_roles"] = tc.inheritRoles
+				}
+				raw, _ = json.Marshal(data)
+				if err := os.WriteFile(path, raw, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				in := testutil.Start(t, b, func(c *app.Config) { c.PolicyDir = dir })
+				alice := in.Account("alice", false)
+				bob := in.Account("bob", false)
+				// Written directly: with inheritance off the root's owner could
+				// not read (so not create) the suborgs.
+				ctx, db := in.Fixture()
+				owner, err := in.Service.AccountByAlias(ctx, "alice")
+				if err != nil {
+					t.Fatal(err)
+				}
+				ids, err := seed.Tree(ctx, db, in.Engine, owner, "Root", 1, 2, 3)
+				if err != nil {
+					t.Fatal(err)
+				}
+				root, mid, leaf := ids[0].String(), ids[1].String(), ids[2].String()
+				in.Grant("alice", mid, "viewer")
+				in.Grant("bob", root, "admin")
+				q := `query($id: ID!) { organization(id: $id) { viewerRole } }`
+				for who, tok := range map[string]string{"alice": alice, "bob": bob} {
+					want := map[string]any{"alice": tc.alice, "bob": tc.bob}[who]
+					r := in.Do(tok, q, map[string]any{"id": leaf})
+					if want == nil {
+						if r.Code() != "NOT_FOUND" {
+							t.Errorf("%s on the leaf: %s; want NOT_FOUND (no role applies)", who, r.Raw)
+						}
+						continue
 					}
-					continue
+					if got := testutil.Get(r.Data, "organization", "viewerRole"); got != want {
+						t.Errorf("%s on the leaf: viewerRole %v, want %v (%s)", who, got, want, r.Raw)
+					}
 				}
-				if got := testutil.Get(r.Data, "organization", "viewerRole"); got != want {
-					t.Errorf("%s on the leaf: viewerRole %v, want %v (%s)", who, got, want, r.Raw)
-				}
-			}
-		})
+			})
+		}
 	}
 }

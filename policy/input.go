@@ -30,6 +30,7 @@ var (
 
 	kAllow   = ast.StringTerm("allow")
 	kRoleOut = ast.StringTerm("role")
+	kSelfOut = ast.StringTerm("self")
 	kReasons = ast.StringTerm("reasons")
 	kRule    = ast.StringTerm("rule")
 	kPerm    = ast.StringTerm("permission")
@@ -231,6 +232,11 @@ func parseScope(obj ast.Object) (Scope, error) {
 			return Scope{}, errors.New("policy: scope within is not a string or null")
 		}
 		s.Within = string(ws)
+	}
+	if t := obj.Get(kSelfOut); t != nil {
+		if b, ok := t.Value.(ast.Boolean); ok {
+			s.Self = bool(b)
+		}
 	}
 	return s, nil
 }

@@ -93,6 +93,9 @@ type Scope struct {
 	All    bool         `json:"all"`
 	Orgs   []ScopeGrant `json:"orgs"`
 	Within string       `json:"within"`
+	// Self: rows about the subject itself (its memberships, invitations
+	// addressed to it) are listable too, within the token's org context.
+	Self bool `json:"self"`
 }
 
 // Options configure Open.

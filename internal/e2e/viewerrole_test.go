@@ -83,3 +83,48 @@ func TestViewerRoleFollowsThePolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestOwnRowsFollowThePolicy: whether one's own memberships are listed is the
+// policy's data.orgraph.self_actions, for lists and checks alike.
+func TestOwnRowsFollowThePolicy(t *testing.T) {
+	for _, b := range testutil.Backends {
+		for name, withSelf := range map[string]bool{"members.read a self action": true, "members.read not a self action": false} {
+			t.Run(string(b)+"/"+name, func(t *testing.T) {
+				dir := copyPolicies(t)
+				if !withSelf {
+					path := filepath.Join(dir, "data.json")
+					var data map[string]map[string]any
+					raw, _ := os.ReadFile(path)
+					if err := json.Unmarshal(raw, &data); err != nil {
+						t.Fatal(err)
+					}
+					var kept []any
+					for _, a := range data["orgraph"]["self_actions"].([]any) {
+						if a != "members.read" {
+							kept = append(kept, a)
+						}
+					}
+					data["orgraph"]["self_actions"] = kept
+					raw, _ = json.Marshal(data)
+					if err := os.WriteFile(path, raw, 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				in := testutil.Start(t, b, func(c *app.Config) { c.PolicyDir = dir })
+				alice := in.Account("alice", false)
+				bill := in.Account("bill", false)
+				org := mustCreate(t, in, alice, map[string]any{"name": "Acme"})["id"].(string)
+				in.Grant("bill", org, "billing") // billing does not read members
+				r := in.Do(bill, `{ viewer { memberships { totalCount edges { node { role } } } } }`, nil)
+				total := testutil.Get(r.Data, "viewer", "memberships", "totalCount")
+				role := testutil.Get(r.Data, "viewer", "memberships", "edges", 0, "node", "role")
+				if withSelf && (total != float64(1) || role != "billing" || len(r.Errors) > 0) {
+					t.Errorf("own membership not listed and readable: %s", r.Raw)
+				}
+				if !withSelf && total != float64(0) {
+					t.Errorf("own membership listed although the policy does not allow it: %s", r.Raw)
+				}
+			})
+		}
+	}
+}

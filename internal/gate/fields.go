@@ -49,7 +49,9 @@ var fieldActions = map[string]string{
 	"Organization.apiKeys":           "apikey.read",
 	"Organization.auditEvents":       "audit.read",
 	"Organization.limits":            "organization.read",
-	// An invitation is also readable by its invitee.
+	// The org edge is read through the org's own read scope and its fields
+	// through their own rules (an invitee who cannot read the org yet reads
+	// Invitation.organizationName instead).
 	"Invitation.organization": Public,
 	// What anyone who can see an account (the SQL filter decides) sees of it.
 	"Account.alias":       Public,

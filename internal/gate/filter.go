@@ -105,7 +105,9 @@ type inScope func(s *sql.Selector, orgColumn string) *sql.Predicate
 // to the orgs that action's scope names.
 type readRule struct {
 	action string
-	where  func(s *sql.Selector, self uuid.UUID, in inScope, confined inScope)
+	// where confines a selector; self is the caller's account when the
+	// policy lists rows about the caller for this action (uuid.Nil otherwise).
+	where func(s *sql.Selector, self uuid.UUID, in inScope, confined inScope)
 }
 
 // readRules holds one rule per type that carries org data. A type without a
@@ -189,7 +191,10 @@ func (g *Gate) readable(ctx context.Context, typ string) (func(*sql.Selector), e
 	in := func(s *sql.Selector, col string) *sql.Predicate { return scopePredicate(s, scope, sh, col) }
 	tokenOnly := policy.Scope{All: true, Within: scope.Within}
 	confined := func(s *sql.Selector, col string) *sql.Predicate { return scopePredicate(s, tokenOnly, sh, col) }
-	self := selfID(ctx)
+	self := uuid.Nil
+	if scope.Self {
+		self = selfID(ctx)
+	}
 	return func(s *sql.Selector) { rule.where(s, self, in, confined) }, nil
 }
 

@@ -85,14 +85,14 @@ func (s *Service) nothingLive(ctx context.Context, tx *ent.Tx, org *ent.Organiza
 		return err
 	}
 	if apps > 0 {
-		live = append(live, fmt.Sprintf("%d application(s)", apps))
+		live = append(live, fmt.Sprintf("%d live application(s)", apps))
 	}
 	sectors, err := tx.Sector.Query().Where(sector.OrganizationID(org.ID), sector.StatusEQ(sector.StatusACTIVE)).Count(ctx)
 	if err != nil {
 		return err
 	}
 	if sectors > 0 {
-		live = append(live, fmt.Sprintf("%d sector(s)", sectors))
+		live = append(live, fmt.Sprintf("%d live sector(s)", sectors))
 	}
 	subs, err := tx.Organization.Query().Where(organization.ParentID(org.ID), organization.DeletedAtIsNil(),
 		organization.StatusEQ(organization.StatusACTIVE)).Count(ctx)
@@ -100,10 +100,10 @@ func (s *Service) nothingLive(ctx context.Context, tx *ent.Tx, org *ent.Organiza
 		return err
 	}
 	if subs > 0 {
-		live = append(live, fmt.Sprintf("%d suborganization(s)", subs))
+		live = append(live, fmt.Sprintf("%d live suborganization(s)", subs))
 	}
 	if len(live) > 0 {
-		return apperr.New(apperr.FailedPrecondition, "organization %q still has live %s: retire them first", org.Slug, strings.Join(live, ", "))
+		return apperr.New(apperr.FailedPrecondition, "organization %q still has %s: retire them first", org.Slug, strings.Join(live, ", "))
 	}
 	return nil
 }

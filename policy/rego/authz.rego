@@ -112,7 +112,8 @@ grant := {
 # description: |
 #   The organizations whose items the subject may list for a read action, so
 #   that a list can be filtered in SQL instead of deciding once per row:
-#   {"all": platform admin, "orgs": [{"org", "subtree"}], "within": token org or null}.
+#   {"all": platform admin, "orgs": [{"org", "subtree"}], "within": token org or null,
+#   "self": rows about the subject itself are listable too}.
 #   An item is listable when (all or its org is an org of orgs, or a
 #   descendant of one whose subtree is true) and (within is null or its org is
 #   within or a descendant of within).
@@ -122,9 +123,19 @@ grant := {
 #   Input: {"subject" (all memberships, any org), "token", "action"}.
 # entrypoint: true
 list_scope := {
+	"self": self_listable,
 	"all": all_orgs,
 	"orgs": [{"org": org, "subtree": subtree(org)} | some org in sort(scope_orgs)],
 	"within": object.get(input, ["token", "org"], null),
+}
+
+# METADATA
+# description: Whether rows about the subject itself are listable for the action (data.orgraph.self_actions).
+default self_listable := false
+
+self_listable if {
+	input.subject.type == "account"
+	input.action in data.orgraph.self_actions
 }
 
 default all_orgs := false

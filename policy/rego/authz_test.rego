@@ -25,6 +25,7 @@ decide(patch) := decide_with(patch, fixtures.matrix)
 # description: The list scope for a complete input, under data d.
 scope_with(request, d) := result if {
 	result := authz.list_scope with input as request
+		with data.orgraph.self_actions as d.self_actions
 		with data.orgraph.roles as d.roles
 		with data.orgraph.inherit as d.inherit
 		with data.orgraph.inherit_roles as d.inherit_roles
@@ -230,6 +231,7 @@ test_scope_lists_granting_memberships if {
 		"all": false,
 		"orgs": [{"org": "a", "subtree": true}, {"org": "c", "subtree": true}],
 		"within": null,
+		"self": true,
 	}
 	scope(scope_input(ms, "billing.update")).orgs == [{"org": "b", "subtree": true}]
 	scope(scope_input(ms, "members.invite")).orgs == []
@@ -251,7 +253,7 @@ test_scope_merges_memberships_on_one_org if {
 
 test_scope_platform_admin_sees_all if {
 	request := object.union(scope_input([], "organization.read"), {"subject": {"platform_admin": true}})
-	scope(request) == {"all": true, "orgs": [], "within": null}
+	scope(request) == {"all": true, "orgs": [], "within": null, "self": false}
 	scope(object.union(request, {"action": "members.frobnicate"})).all == false
 }
 
@@ -354,4 +356,20 @@ test_platform_admins_read_any_account if {
 test_a_scoped_token_still_shows_its_bearer_to_itself if {
 	decide(object.union(account_patch(true), {"token": {"org": "c"}})).allow
 	not decide(object.union(account_patch(false), {"token": {"org": "c"}, "subject": {"platform_admin": true}})).allow
+}
+
+test_what_belongs_to_no_org_is_explained_as_such if {
+	d := decide(account_patch(false))
+	d.reasons[0].message == "account.read_private belongs to no organization: only the account it is about or a platform administrator holds it"
+	root := {"action": "organization.create", "token": {"org": "c"}, "resource": {"type": "organization", "id": "", "org": "", "ancestors": [], "capabilities": [], "org_status": "", "self": true}}
+	decide(root).reasons[0].message == "token is confined to organization c and its descendants; organization.create belongs to no organization"
+}
+
+test_scope_lists_ones_own_rows_for_self_actions_only if {
+	scope(scope_input([], "members.read")).self
+	scope(scope_input([], "invitations.read")).self
+	not scope(scope_input([], "apikey.read")).self
+	not scope(object.union(scope_input([], "members.read"), {"subject": {"type": "api_key"}})).self
+	no_self := object.union(fixtures.matrix, {"self_actions": ["invitations.read"]})
+	not scope_with(scope_input([], "members.read"), no_self).self
 }

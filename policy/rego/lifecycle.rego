@@ -33,8 +33,8 @@ deny contains reason if {
 		"rule": "frozen",
 		"permission": input.action,
 		"message": sprintf(
-			"organization %s is retired: only reads and organization.reenable are allowed",
-			[input.resource.org],
+			"organization %s is retired: only reads and %s are allowed",
+			[input.resource.org, concat(", ", sort(frozen_writes))],
 		),
 	}
 }

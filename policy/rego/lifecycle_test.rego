@@ -17,7 +17,7 @@ test_frozen_org_refuses_writes if {
 	deny(retired("application.create")) == {{
 		"rule": "frozen",
 		"permission": "application.create",
-		"message": "organization c is retired: only reads and organization.reenable are allowed",
+		"message": "organization c is retired: only reads and account.delete, organization.reenable are allowed",
 	}}
 }
 

@@ -78,6 +78,14 @@ missing_role_message := sprintf(
 	[input.resource.org, input.action],
 ) if {
 	count(held_roles) == 0
+	input.resource.org != ""
+}
+
+missing_role_message := sprintf(
+	"%s belongs to no organization: only the account it is about or a platform administrator holds it",
+	[input.action],
+) if {
+	input.resource.org == ""
 }
 
 missing_role_message := sprintf("role %s does not grant %s", [role, input.action]) if {

@@ -31,9 +31,16 @@ deny contains reason if {
 	reason := {
 		"rule": "token",
 		"permission": input.action,
-		"message": sprintf(
-			"token is confined to organization %s and its descendants; organization %s is outside",
-			[input.token.org, input.resource.org],
-		),
+		"message": outside_message,
 	}
 }
+
+outside_message := sprintf(
+	"token is confined to organization %s and its descendants; organization %s is outside",
+	[input.token.org, input.resource.org],
+) if input.resource.org != ""
+
+outside_message := sprintf(
+	"token is confined to organization %s and its descendants; %s belongs to no organization",
+	[input.token.org, input.action],
+) if input.resource.org == ""

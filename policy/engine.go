@@ -35,9 +35,9 @@ type version struct {
 	// ownerRole is the role data.orgraph.owner_role names: the one the
 	// last-owner and sole-owner rules count, and a root org's creator gets.
 	ownerRole string
-	cache        *decisionCache
-	scopes       *scopeCache
-	inflight     singleflight.Group
+	cache     *decisionCache
+	scopes    *scopeCache
+	inflight  singleflight.Group
 }
 
 // Engine answers authorization questions with the active policy version. It

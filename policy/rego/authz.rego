@@ -128,8 +128,12 @@ list_scope := {
 	"ceiling": ceiling_capabilities,
 	"all": all_orgs,
 	"orgs": [{"org": org, "subtree": subtree(org)} | some org in sort(scope_orgs)],
-	"within": object.get(input, ["token", "org"], null),
+	"within": token_org,
 }
+
+default token_org := null
+
+token_org := input.token.org
 
 # METADATA
 # description: |

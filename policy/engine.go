@@ -37,10 +37,10 @@ type version struct {
 	ownerRole string
 	// reads: the input fields the key leaves out by default that this
 	// version's rules read (so they are keyed too).
-	reads keyReads
-	cache     *decisionCache
-	scopes    *scopeCache
-	inflight  singleflight.Group
+	reads    keyReads
+	cache    *decisionCache
+	scopes   *scopeCache
+	inflight singleflight.Group
 }
 
 // Engine answers authorization questions with the active policy version. It

@@ -243,6 +243,7 @@ func compileStrict(ctx context.Context, store storage.Store, modules map[string]
 	c := ast.NewCompiler().
 		WithStrict(true).
 		WithCapabilities(capabilities).
+		WithSchemas(inputSchemas).
 		WithPathConflictsCheck(storage.NonEmpty(ctx, store, txn))
 	if c.Compile(modules); c.Failed() {
 		return nil, fmt.Errorf("policy: compile: %w", c.Errors)
@@ -443,3 +444,14 @@ func inputReads(c *ast.Compiler, modules map[string]*ast.Module) keyReads {
 	}
 	return r
 }
+
+// inputSchemas types input for the compiler (InputSchema).
+var inputSchemas = func() *ast.SchemaSet {
+	var schema any
+	if err := util.UnmarshalJSON(InputSchema, &schema); err != nil {
+		panic("policy: input.schema.json: " + err.Error())
+	}
+	ss := ast.NewSchemaSet()
+	ss.Put(ast.SchemaRootRef, schema)
+	return ss
+}()

@@ -295,7 +295,7 @@ func TestDecideFailsClosed(t *testing.T) {
 		"runtime error": `decision := {"allow": true, "reasons": [x]} if {
 	x := 1 / count(input.subject.memberships)
 }`,
-		"undefined": `decision := {"allow": true, "reasons": []} if input.never`,
+		"undefined": `decision := {"allow": true, "reasons": []} if input.action == "never"`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -405,5 +405,32 @@ func TestCacheKeyFollowsWhatThePolicyReads(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestInputIsSchemaChecked: a rule that reads an input field the input does
+// not have is refused at load with its file and line (input.schema.json).
+func TestInputIsSchemaChecked(t *testing.T) {
+	dir := t.TempDir()
+	err := fs.WalkDir(embedded, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(embedded, path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, filepath.Base(path)), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule := "package orgraph.token\n\ndeny contains {\"rule\": \"frozen_apps\", \"permission\": input.action, \"message\": \"frozen\"} if {\n\tinput.resource.settings.frozen_apps\n}\n"
+	if err := os.WriteFile(filepath.Join(dir, "frozen_apps.rego"), []byte(rule), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(context.Background(), Options{Dir: dir, Logger: testLogger(t)})
+	if err == nil || !strings.Contains(err.Error(), "frozen_apps.rego:4") || !strings.Contains(err.Error(), "undefined ref: input.resource.settings") {
+		t.Fatalf("Open = %v; want the undefined input field refused with file and line", err)
 	}
 }

@@ -51,7 +51,7 @@ func TestAccountAndTokenCommands(t *testing.T) {
 		t.Fatalf("token printed %q, %v", tok, err)
 	}
 	// the printed token authenticates against the same database
-	a, err := openApp(context.Background(), db)
+	a, err := openApp(context.Background(), dbFlag{DB: db}, keyFlags{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestSeedCommand(t *testing.T) {
 	if _, err := capture(t, (&seedCmd{dbFlag: dbFlag{DB: db}, Orgs: 200, Depth: 3, Fanout: 5, Owner: "seed-owner"}).Run); err != nil {
 		t.Fatal(err)
 	}
-	a, err := openApp(context.Background(), db)
+	a, err := openApp(context.Background(), dbFlag{DB: db}, keyFlags{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,8 @@ func TestPolicyTestCommand(t *testing.T) {
 // then finds nothing to apply; the other commands refuse an unmigrated database.
 func TestMigrateCommandPostgres(t *testing.T) {
 	db := testutil.DatabaseURL(t, testutil.Postgres)
-	if _, err := capture(t, (&accountCreateCmd{dbFlag: dbFlag{DB: db}, Alias: "alice"}).Run); err == nil ||
+	keys := keyFlags{KeyFile: t.TempDir() + "/orgraph.keys"}
+	if _, err := capture(t, (&accountCreateCmd{dbFlag: dbFlag{DB: db}, keyFlags: keys, Alias: "alice"}).Run); err == nil ||
 		!strings.Contains(err.Error(), "orgraph migrate") {
 		t.Fatalf("account create before migrate: %v", err)
 	}
@@ -112,7 +113,7 @@ func TestMigrateCommandPostgres(t *testing.T) {
 	if err != nil || strings.Contains(out, "applied ") || !strings.Contains(out, "nothing to apply") {
 		t.Fatalf("second migrate: %v\n%s", err, out)
 	}
-	if id, err := capture(t, (&accountCreateCmd{dbFlag: dbFlag{DB: db}, Alias: "alice"}).Run); err != nil || len(id) != 36 {
+	if id, err := capture(t, (&accountCreateCmd{dbFlag: dbFlag{DB: db}, keyFlags: keys, Alias: "alice"}).Run); err != nil || len(id) != 36 {
 		t.Fatalf("account create after migrate: %q, %v", id, err)
 	}
 }

@@ -167,6 +167,15 @@ func (k *Keyring) loadMaster(ctx context.Context, opts Options) error {
 			return fmt.Errorf("read the sealed keys: %w", derr)
 		}
 		if len(ids) > 0 {
+			// A process starting alongside may have created the file and
+			// sealed the first keys since we looked.
+			if key, err := readKeyFile(path); !errors.Is(err, fs.ErrNotExist) {
+				if err != nil {
+					return err
+				}
+				k.master, k.masterID = key, MasterKeyID(key)
+				return nil
+			}
 			return fmt.Errorf("the key file %s does not exist (and $%s is not set), but the database's keys are sealed "+
 				"under master key %s, which only that key file holds: restore it (or point --key-file or $%s at it). "+
 				"A new key would invalidate every issued token and application key, so none is created",

@@ -81,8 +81,8 @@ const (
 	// new key from then on.
 	keyRefresh = time.Minute
 	// keyRetry is how often, at most, the keys are reloaded: for a token whose
-	// kid is unknown (perhaps signed with a key rotated in since the last load),
-	// or after a failed load.
+	// kid is unknown (perhaps signed with a key rotated in since the last load:
+	// it waits for the next reload, at most this long), or after a failed load.
 	keyRetry = time.Second
 )
 
@@ -111,14 +111,16 @@ func New(ctx context.Context, client *ent.Client, keys KeySource) (*Authenticato
 	if err != nil {
 		return nil, fmt.Errorf("load the token-signing keys: %w", err)
 	}
-	a := &Authenticator{client: client, keys: keys, now: time.Now, tried: time.Now()}
+	a := &Authenticator{client: client, keys: keys, now: time.Now}
 	a.set.Store(&keySet{SigningKeys: ks, loaded: time.Now()})
 	return a, nil
 }
 
 // signingKeys returns the keys, reloaded when they are older than keyRefresh
-// or when they lack kid (at most every keyRetry). A failed reload keeps the
-// keys loaded before.
+// or when they lack kid. Reloads are at most keyRetry apart: a token with an
+// unknown kid waits for the next one (so a token signed with a key rotated in
+// elsewhere is accepted at once, and random kids cost one query a second). A
+// failed reload keeps the keys loaded before.
 func (a *Authenticator) signingKeys(ctx context.Context, kid string) *keyring.SigningKeys {
 	ks := a.set.Load()
 	_, known := ks.ByKID[kid]
@@ -127,11 +129,26 @@ func (a *Authenticator) signingKeys(ctx context.Context, kid string) *keyring.Si
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if cur := a.set.Load(); cur != ks { // reloaded meanwhile
-		return cur.SigningKeys
-	}
-	if time.Since(a.tried) < keyRetry {
-		return ks.SigningKeys
+	for {
+		if cur := a.set.Load(); cur != ks { // reloaded since this call began
+			return cur.SigningKeys
+		}
+		wait := keyRetry - time.Since(a.tried)
+		if wait <= 0 {
+			break
+		}
+		if kid == "" { // only stale: the keys at hand will do
+			return ks.SigningKeys
+		}
+		a.mu.Unlock()
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+		}
+		a.mu.Lock()
+		if ctx.Err() != nil {
+			return ks.SigningKeys
+		}
 	}
 	a.tried = time.Now()
 	fresh, err := a.keys.SigningKeys(ctx)
@@ -223,6 +240,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*Princi
 // names (no kid: the key moved out of an older orgraph's database), while it
 // verifies.
 func (a *Authenticator) verificationKey(ctx context.Context, t *jwt.Token) (any, error) {
+	var keys *keyring.SigningKeys
 	kid := keyring.LegacySigningKID
 	if v, ok := t.Header["kid"]; ok {
 		s, ok := v.(string)
@@ -230,8 +248,13 @@ func (a *Authenticator) verificationKey(ctx context.Context, t *jwt.Token) (any,
 			return nil, ErrInvalidToken
 		}
 		kid = s
+		keys = a.signingKeys(ctx, kid)
+	} else {
+		// no kid: the legacy key is there from the start or never, so an
+		// absent one is no reason to reload
+		keys = a.signingKeys(ctx, "")
 	}
-	key, ok := a.signingKeys(ctx, kid).ByKID[kid]
+	key, ok := keys.ByKID[kid]
 	if !ok || (key.ExpiresAt != nil && !a.now().Before(*key.ExpiresAt)) {
 		return nil, ErrInvalidToken
 	}

@@ -22,6 +22,9 @@ type keysRotateCmd struct {
 
 // Run rotates the keys and tells what it did.
 func (c *keysRotateCmd) Run() error {
+	if c.Overlap < time.Minute {
+		return fmt.Errorf("--overlap %s is too short: running servers pick up a new signing key within a minute, and sign with the previous one until then", c.Overlap)
+	}
 	ctx := context.Background()
 	opts := app.RotateOptions{Overlap: c.Overlap}
 	if c.NewDataKey != "" {

@@ -218,7 +218,10 @@ func TestKeysRotateCommand(t *testing.T) {
 			t.Fatalf("token after the rotation: %v", err)
 		}
 	}
-	if _, err := capture(t, (&keysRotateCmd{dbFlag: db, keyFlags: keys, NewDataKey: strings.Repeat("A", 43)}).Run); err == nil ||
+	if _, err := capture(t, (&keysRotateCmd{dbFlag: db, keyFlags: keys, Overlap: time.Second}).Run); err == nil || !strings.Contains(err.Error(), "too short") {
+		t.Fatalf("--overlap 1s: %v", err)
+	}
+	if _, err := capture(t, (&keysRotateCmd{dbFlag: db, keyFlags: keys, Overlap: time.Hour, NewDataKey: strings.Repeat("A", 43)}).Run); err == nil ||
 		!strings.Contains(err.Error(), "only given when the data key is configured") {
 		t.Fatalf("--new-data-key without a configured data key: %v", err)
 	}

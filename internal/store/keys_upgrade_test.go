@@ -97,7 +97,7 @@ func writeOldRows(t *testing.T, st *store.Store) *oldRows {
 	if err != nil {
 		t.Fatal(err)
 	}
-	orgs, err := seed.Tree(ctx, st.Client, acc, "Old", 1, 0, 1)
+	orgs, err := seed.Tree(ctx, st.Client, previousPolicy{}, acc, "Old", 1, 0, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,4 +328,12 @@ func TestUpgradeMovesServerKeysOut(t *testing.T) {
 			}
 		})
 	}
+}
+
+// previousPolicy is the default policy data the previous version seeded with.
+type previousPolicy struct{}
+
+func (previousPolicy) OwnerRole() string { return "owner" }
+func (previousPolicy) Capabilities() []string {
+	return []string{"core", "applications", "identities", "billing", "api_keys"}
 }

@@ -355,9 +355,11 @@ func underCeiling(s *sql.Selector, column string, caps []string) *sql.Predicate 
 	if column == organization.FieldID && s.TableName() == organization.Table {
 		return holdsCapability(s, s.C(organization.FieldCapabilities), caps)
 	}
-	orgs := sql.Dialect(s.Dialect()).Select(organization.FieldID).From(sql.Table(organization.Table))
-	orgs.Where(holdsCapability(orgs, orgs.C(organization.FieldCapabilities), caps))
-	return sql.In(s.C(column), orgs)
+	// Correlated on the row's org (a primary-key probe), never a scan of all orgs.
+	o := sql.Table(organization.Table).As("ceiling_org")
+	return sql.Exists(sql.Dialect(s.Dialect()).Select(o.C(organization.FieldID)).From(o).
+		Where(sql.And(sql.ColumnsEQ(o.C(organization.FieldID), s.C(column)),
+			holdsCapability(s, o.C(organization.FieldCapabilities), caps))))
 }
 
 // holdsCapability is "the JSON array in col holds one of caps".

@@ -41,10 +41,10 @@ vet:
 policy-fmt:
 	$(GO) tool opa fmt --v1-compatible -w policy/rego
 
-## policy-check: opa fmt (no diff), opa check --strict, opa test with coverage >= 90%
+## policy-check: opa fmt (no diff), opa check --strict against the input schema, opa test with coverage >= 90%
 policy-check:
 	@test -z "$$($(GO) tool opa fmt --v1-compatible -l policy/rego)" || ($(GO) tool opa fmt --v1-compatible -l policy/rego && echo "run make policy-fmt" && exit 1)
-	$(GO) tool opa check --strict --v1-compatible policy/rego
+	$(GO) tool opa check --strict --v1-compatible --schema policy/input.schema.json policy/rego
 	$(GO) run ./cmd/orgraph policy test --min-coverage 90
 
 ## test: the whole suite (Go unit, integration on SQLite and PostgreSQL, end-to-end over HTTP, Rego)

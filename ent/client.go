@@ -34,6 +34,7 @@ import (
 	"github.com/orgraph/orgraph/ent/person"
 	"github.com/orgraph/orgraph/ent/personpool"
 	"github.com/orgraph/orgraph/ent/registration"
+	"github.com/orgraph/orgraph/ent/sealedkey"
 	"github.com/orgraph/orgraph/ent/sector"
 	"github.com/orgraph/orgraph/ent/serverkey"
 	"github.com/orgraph/orgraph/ent/slugreservation"
@@ -82,6 +83,8 @@ type Client struct {
 	PersonPool *PersonPoolClient
 	// Registration is the client for interacting with the Registration builders.
 	Registration *RegistrationClient
+	// SealedKey is the client for interacting with the SealedKey builders.
+	SealedKey *SealedKeyClient
 	// Sector is the client for interacting with the Sector builders.
 	Sector *SectorClient
 	// ServerKey is the client for interacting with the ServerKey builders.
@@ -117,6 +120,7 @@ func (c *Client) init() {
 	c.Person = NewPersonClient(c.config)
 	c.PersonPool = NewPersonPoolClient(c.config)
 	c.Registration = NewRegistrationClient(c.config)
+	c.SealedKey = NewSealedKeyClient(c.config)
 	c.Sector = NewSectorClient(c.config)
 	c.ServerKey = NewServerKeyClient(c.config)
 	c.SlugReservation = NewSlugReservationClient(c.config)
@@ -230,6 +234,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Person:          NewPersonClient(cfg),
 		PersonPool:      NewPersonPoolClient(cfg),
 		Registration:    NewRegistrationClient(cfg),
+		SealedKey:       NewSealedKeyClient(cfg),
 		Sector:          NewSectorClient(cfg),
 		ServerKey:       NewServerKeyClient(cfg),
 		SlugReservation: NewSlugReservationClient(cfg),
@@ -270,6 +275,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Person:          NewPersonClient(cfg),
 		PersonPool:      NewPersonPoolClient(cfg),
 		Registration:    NewRegistrationClient(cfg),
+		SealedKey:       NewSealedKeyClient(cfg),
 		Sector:          NewSectorClient(cfg),
 		ServerKey:       NewServerKeyClient(cfg),
 		SlugReservation: NewSlugReservationClient(cfg),
@@ -305,7 +311,8 @@ func (c *Client) Use(hooks ...Hook) {
 		c.APIKey, c.Account, c.Application, c.ApplicationKey, c.AuditEvent, c.Group,
 		c.GroupMembership, c.GroupPool, c.Handle, c.HandleUse, c.Invitation,
 		c.Membership, c.OrgClosure, c.OrgDomain, c.Organization, c.Person,
-		c.PersonPool, c.Registration, c.Sector, c.ServerKey, c.SlugReservation,
+		c.PersonPool, c.Registration, c.SealedKey, c.Sector, c.ServerKey,
+		c.SlugReservation,
 	} {
 		n.Use(hooks...)
 	}
@@ -318,7 +325,8 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.APIKey, c.Account, c.Application, c.ApplicationKey, c.AuditEvent, c.Group,
 		c.GroupMembership, c.GroupPool, c.Handle, c.HandleUse, c.Invitation,
 		c.Membership, c.OrgClosure, c.OrgDomain, c.Organization, c.Person,
-		c.PersonPool, c.Registration, c.Sector, c.ServerKey, c.SlugReservation,
+		c.PersonPool, c.Registration, c.SealedKey, c.Sector, c.ServerKey,
+		c.SlugReservation,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -363,6 +371,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.PersonPool.mutate(ctx, m)
 	case *RegistrationMutation:
 		return c.Registration.mutate(ctx, m)
+	case *SealedKeyMutation:
+		return c.SealedKey.mutate(ctx, m)
 	case *SectorMutation:
 		return c.Sector.mutate(ctx, m)
 	case *ServerKeyMutation:
@@ -3471,6 +3481,139 @@ func (c *RegistrationClient) mutate(ctx context.Context, m *RegistrationMutation
 	}
 }
 
+// SealedKeyClient is a client for the SealedKey schema.
+type SealedKeyClient struct {
+	config
+}
+
+// NewSealedKeyClient returns a client for the SealedKey from the given config.
+func NewSealedKeyClient(c config) *SealedKeyClient {
+	return &SealedKeyClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `sealedkey.Hooks(f(g(h())))`.
+func (c *SealedKeyClient) Use(hooks ...Hook) {
+	c.hooks.SealedKey = append(c.hooks.SealedKey, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `sealedkey.Intercept(f(g(h())))`.
+func (c *SealedKeyClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SealedKey = append(c.inters.SealedKey, interceptors...)
+}
+
+// Create returns a builder for creating a SealedKey entity.
+func (c *SealedKeyClient) Create() *SealedKeyCreate {
+	mutation := newSealedKeyMutation(c.config, OpCreate)
+	return &SealedKeyCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SealedKey entities.
+func (c *SealedKeyClient) CreateBulk(builders ...*SealedKeyCreate) *SealedKeyCreateBulk {
+	return &SealedKeyCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SealedKeyClient) MapCreateBulk(slice any, setFunc func(*SealedKeyCreate, int)) *SealedKeyCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SealedKeyCreateBulk{err: fmt.Errorf("calling to SealedKeyClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SealedKeyCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SealedKeyCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SealedKey.
+func (c *SealedKeyClient) Update() *SealedKeyUpdate {
+	mutation := newSealedKeyMutation(c.config, OpUpdate)
+	return &SealedKeyUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SealedKeyClient) UpdateOne(_m *SealedKey) *SealedKeyUpdateOne {
+	mutation := newSealedKeyMutation(c.config, OpUpdateOne, withSealedKey(_m))
+	return &SealedKeyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SealedKeyClient) UpdateOneID(id string) *SealedKeyUpdateOne {
+	mutation := newSealedKeyMutation(c.config, OpUpdateOne, withSealedKeyID(id))
+	return &SealedKeyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SealedKey.
+func (c *SealedKeyClient) Delete() *SealedKeyDelete {
+	mutation := newSealedKeyMutation(c.config, OpDelete)
+	return &SealedKeyDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SealedKeyClient) DeleteOne(_m *SealedKey) *SealedKeyDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SealedKeyClient) DeleteOneID(id string) *SealedKeyDeleteOne {
+	builder := c.Delete().Where(sealedkey.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SealedKeyDeleteOne{builder}
+}
+
+// Query returns a query builder for SealedKey.
+func (c *SealedKeyClient) Query() *SealedKeyQuery {
+	return &SealedKeyQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSealedKey},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SealedKey entity by its id.
+func (c *SealedKeyClient) Get(ctx context.Context, id string) (*SealedKey, error) {
+	return c.Query().Where(sealedkey.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SealedKeyClient) GetX(ctx context.Context, id string) *SealedKey {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *SealedKeyClient) Hooks() []Hook {
+	return c.hooks.SealedKey
+}
+
+// Interceptors returns the client interceptors.
+func (c *SealedKeyClient) Interceptors() []Interceptor {
+	return c.inters.SealedKey
+}
+
+func (c *SealedKeyClient) mutate(ctx context.Context, m *SealedKeyMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SealedKeyCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SealedKeyUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SealedKeyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SealedKeyDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SealedKey mutation op: %q", m.Op())
+	}
+}
+
 // SectorClient is a client for the Sector schema.
 type SectorClient struct {
 	config
@@ -3907,14 +4050,14 @@ type (
 	hooks struct {
 		APIKey, Account, Application, ApplicationKey, AuditEvent, Group,
 		GroupMembership, GroupPool, Handle, HandleUse, Invitation, Membership,
-		OrgClosure, OrgDomain, Organization, Person, PersonPool, Registration, Sector,
-		ServerKey, SlugReservation []ent.Hook
+		OrgClosure, OrgDomain, Organization, Person, PersonPool, Registration,
+		SealedKey, Sector, ServerKey, SlugReservation []ent.Hook
 	}
 	inters struct {
 		APIKey, Account, Application, ApplicationKey, AuditEvent, Group,
 		GroupMembership, GroupPool, Handle, HandleUse, Invitation, Membership,
-		OrgClosure, OrgDomain, Organization, Person, PersonPool, Registration, Sector,
-		ServerKey, SlugReservation []ent.Interceptor
+		OrgClosure, OrgDomain, Organization, Person, PersonPool, Registration,
+		SealedKey, Sector, ServerKey, SlugReservation []ent.Interceptor
 	}
 )
 

@@ -30,6 +30,7 @@ import (
 	"github.com/orgraph/orgraph/ent/person"
 	"github.com/orgraph/orgraph/ent/personpool"
 	"github.com/orgraph/orgraph/ent/registration"
+	"github.com/orgraph/orgraph/ent/sealedkey"
 	"github.com/orgraph/orgraph/ent/sector"
 	"github.com/orgraph/orgraph/ent/serverkey"
 	"github.com/orgraph/orgraph/ent/slugreservation"
@@ -111,6 +112,7 @@ func checkColumn(t, c string) error {
 			person.Table:          person.ValidColumn,
 			personpool.Table:      personpool.ValidColumn,
 			registration.Table:    registration.ValidColumn,
+			sealedkey.Table:       sealedkey.ValidColumn,
 			sector.Table:          sector.ValidColumn,
 			serverkey.Table:       serverkey.ValidColumn,
 			slugreservation.Table: slugreservation.ValidColumn,

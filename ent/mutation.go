@@ -32,6 +32,7 @@ import (
 	"github.com/orgraph/orgraph/ent/predicate"
 	"github.com/orgraph/orgraph/ent/registration"
 	"github.com/orgraph/orgraph/ent/schema/types"
+	"github.com/orgraph/orgraph/ent/sealedkey"
 	"github.com/orgraph/orgraph/ent/sector"
 	"github.com/orgraph/orgraph/ent/serverkey"
 	"github.com/orgraph/orgraph/ent/slugreservation"
@@ -64,6 +65,7 @@ const (
 	TypePerson          = "Person"
 	TypePersonPool      = "PersonPool"
 	TypeRegistration    = "Registration"
+	TypeSealedKey       = "SealedKey"
 	TypeSector          = "Sector"
 	TypeServerKey       = "ServerKey"
 	TypeSlugReservation = "SlugReservation"
@@ -13903,6 +13905,722 @@ func (m *RegistrationMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Registration edge %s", name)
+}
+
+// SealedKeyMutation represents an operation that mutates the SealedKey nodes in the graph.
+type SealedKeyMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *string
+	kind          *sealedkey.Kind
+	public_key    *[]byte
+	sealed        *[]byte
+	master_key_id *string
+	created_at    *time.Time
+	superseded_at *time.Time
+	expires_at    *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*SealedKey, error)
+	predicates    []predicate.SealedKey
+}
+
+var _ ent.Mutation = (*SealedKeyMutation)(nil)
+
+// sealedkeyOption allows management of the mutation configuration using functional options.
+type sealedkeyOption func(*SealedKeyMutation)
+
+// newSealedKeyMutation creates new mutation for the SealedKey entity.
+func newSealedKeyMutation(c config, op Op, opts ...sealedkeyOption) *SealedKeyMutation {
+	m := &SealedKeyMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSealedKey,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSealedKeyID sets the ID field of the mutation.
+func withSealedKeyID(id string) sealedkeyOption {
+	return func(m *SealedKeyMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *SealedKey
+		)
+		m.oldValue = func(ctx context.Context) (*SealedKey, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().SealedKey.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSealedKey sets the old SealedKey of the mutation.
+func withSealedKey(node *SealedKey) sealedkeyOption {
+	return func(m *SealedKeyMutation) {
+		m.oldValue = func(context.Context) (*SealedKey, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SealedKeyMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SealedKeyMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of SealedKey entities.
+func (m *SealedKeyMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SealedKeyMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SealedKeyMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().SealedKey.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetKind sets the "kind" field.
+func (m *SealedKeyMutation) SetKind(s sealedkey.Kind) {
+	m.kind = &s
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *SealedKeyMutation) Kind() (r sealedkey.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the SealedKey entity.
+// If the SealedKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SealedKeyMutation) OldKind(ctx context.Context) (v sealedkey.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *SealedKeyMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetPublicKey sets the "public_key" field.
+func (m *SealedKeyMutation) SetPublicKey(b []byte) {
+	m.public_key = &b
+}
+
+// PublicKey returns the value of the "public_key" field in the mutation.
+func (m *SealedKeyMutation) PublicKey() (r []byte, exists bool) {
+	v := m.public_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPublicKey returns the old "public_key" field's value of the SealedKey entity.
+// If the SealedKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SealedKeyMutation) OldPublicKey(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPublicKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPublicKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPublicKey: %w", err)
+	}
+	return oldValue.PublicKey, nil
+}
+
+// ClearPublicKey clears the value of the "public_key" field.
+func (m *SealedKeyMutation) ClearPublicKey() {
+	m.public_key = nil
+	m.clearedFields[sealedkey.FieldPublicKey] = struct{}{}
+}
+
+// PublicKeyCleared returns if the "public_key" field was cleared in this mutation.
+func (m *SealedKeyMutation) PublicKeyCleared() bool {
+	_, ok := m.clearedFields[sealedkey.FieldPublicKey]
+	return ok
+}
+
+// ResetPublicKey resets all changes to the "public_key" field.
+func (m *SealedKeyMutation) ResetPublicKey() {
+	m.public_key = nil
+	delete(m.clearedFields, sealedkey.FieldPublicKey)
+}
+
+// SetSealed sets the "sealed" field.
+func (m *SealedKeyMutation) SetSealed(b []byte) {
+	m.sealed = &b
+}
+
+// Sealed returns the value of the "sealed" field in the mutation.
+func (m *SealedKeyMutation) Sealed() (r []byte, exists bool) {
+	v := m.sealed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSealed returns the old "sealed" field's value of the SealedKey entity.
+// If the SealedKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SealedKeyMutation) OldSealed(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSealed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSealed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSealed: %w", err)
+	}
+	return oldValue.Sealed, nil
+}
+
+// ResetSealed resets all changes to the "sealed" field.
+func (m *SealedKeyMutation) ResetSealed() {
+	m.sealed = nil
+}
+
+// SetMasterKeyID sets the "master_key_id" field.
+func (m *SealedKeyMutation) SetMasterKeyID(s string) {
+	m.master_key_id = &s
+}
+
+// MasterKeyID returns the value of the "master_key_id" field in the mutation.
+func (m *SealedKeyMutation) MasterKeyID() (r string, exists bool) {
+	v := m.master_key_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMasterKeyID returns the old "master_key_id" field's value of the SealedKey entity.
+// If the SealedKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SealedKeyMutation) OldMasterKeyID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMasterKeyID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMasterKeyID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMasterKeyID: %w", err)
+	}
+	return oldValue.MasterKeyID, nil
+}
+
+// ResetMasterKeyID resets all changes to the "master_key_id" field.
+func (m *SealedKeyMutation) ResetMasterKeyID() {
+	m.master_key_id = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *SealedKeyMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *SealedKeyMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the SealedKey entity.
+// If the SealedKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SealedKeyMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *SealedKeyMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetSupersededAt sets the "superseded_at" field.
+func (m *SealedKeyMutation) SetSupersededAt(t time.Time) {
+	m.superseded_at = &t
+}
+
+// SupersededAt returns the value of the "superseded_at" field in the mutation.
+func (m *SealedKeyMutation) SupersededAt() (r time.Time, exists bool) {
+	v := m.superseded_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSupersededAt returns the old "superseded_at" field's value of the SealedKey entity.
+// If the SealedKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SealedKeyMutation) OldSupersededAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSupersededAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSupersededAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSupersededAt: %w", err)
+	}
+	return oldValue.SupersededAt, nil
+}
+
+// ClearSupersededAt clears the value of the "superseded_at" field.
+func (m *SealedKeyMutation) ClearSupersededAt() {
+	m.superseded_at = nil
+	m.clearedFields[sealedkey.FieldSupersededAt] = struct{}{}
+}
+
+// SupersededAtCleared returns if the "superseded_at" field was cleared in this mutation.
+func (m *SealedKeyMutation) SupersededAtCleared() bool {
+	_, ok := m.clearedFields[sealedkey.FieldSupersededAt]
+	return ok
+}
+
+// ResetSupersededAt resets all changes to the "superseded_at" field.
+func (m *SealedKeyMutation) ResetSupersededAt() {
+	m.superseded_at = nil
+	delete(m.clearedFields, sealedkey.FieldSupersededAt)
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *SealedKeyMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *SealedKeyMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the SealedKey entity.
+// If the SealedKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SealedKeyMutation) OldExpiresAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ClearExpiresAt clears the value of the "expires_at" field.
+func (m *SealedKeyMutation) ClearExpiresAt() {
+	m.expires_at = nil
+	m.clearedFields[sealedkey.FieldExpiresAt] = struct{}{}
+}
+
+// ExpiresAtCleared returns if the "expires_at" field was cleared in this mutation.
+func (m *SealedKeyMutation) ExpiresAtCleared() bool {
+	_, ok := m.clearedFields[sealedkey.FieldExpiresAt]
+	return ok
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *SealedKeyMutation) ResetExpiresAt() {
+	m.expires_at = nil
+	delete(m.clearedFields, sealedkey.FieldExpiresAt)
+}
+
+// Where appends a list predicates to the SealedKeyMutation builder.
+func (m *SealedKeyMutation) Where(ps ...predicate.SealedKey) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SealedKeyMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SealedKeyMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.SealedKey, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SealedKeyMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SealedKeyMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (SealedKey).
+func (m *SealedKeyMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SealedKeyMutation) Fields() []string {
+	fields := make([]string, 0, 7)
+	if m.kind != nil {
+		fields = append(fields, sealedkey.FieldKind)
+	}
+	if m.public_key != nil {
+		fields = append(fields, sealedkey.FieldPublicKey)
+	}
+	if m.sealed != nil {
+		fields = append(fields, sealedkey.FieldSealed)
+	}
+	if m.master_key_id != nil {
+		fields = append(fields, sealedkey.FieldMasterKeyID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, sealedkey.FieldCreatedAt)
+	}
+	if m.superseded_at != nil {
+		fields = append(fields, sealedkey.FieldSupersededAt)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, sealedkey.FieldExpiresAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SealedKeyMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case sealedkey.FieldKind:
+		return m.Kind()
+	case sealedkey.FieldPublicKey:
+		return m.PublicKey()
+	case sealedkey.FieldSealed:
+		return m.Sealed()
+	case sealedkey.FieldMasterKeyID:
+		return m.MasterKeyID()
+	case sealedkey.FieldCreatedAt:
+		return m.CreatedAt()
+	case sealedkey.FieldSupersededAt:
+		return m.SupersededAt()
+	case sealedkey.FieldExpiresAt:
+		return m.ExpiresAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SealedKeyMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case sealedkey.FieldKind:
+		return m.OldKind(ctx)
+	case sealedkey.FieldPublicKey:
+		return m.OldPublicKey(ctx)
+	case sealedkey.FieldSealed:
+		return m.OldSealed(ctx)
+	case sealedkey.FieldMasterKeyID:
+		return m.OldMasterKeyID(ctx)
+	case sealedkey.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case sealedkey.FieldSupersededAt:
+		return m.OldSupersededAt(ctx)
+	case sealedkey.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown SealedKey field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SealedKeyMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case sealedkey.FieldKind:
+		v, ok := value.(sealedkey.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case sealedkey.FieldPublicKey:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPublicKey(v)
+		return nil
+	case sealedkey.FieldSealed:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSealed(v)
+		return nil
+	case sealedkey.FieldMasterKeyID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMasterKeyID(v)
+		return nil
+	case sealedkey.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case sealedkey.FieldSupersededAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSupersededAt(v)
+		return nil
+	case sealedkey.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SealedKey field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SealedKeyMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SealedKeyMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SealedKeyMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown SealedKey numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SealedKeyMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(sealedkey.FieldPublicKey) {
+		fields = append(fields, sealedkey.FieldPublicKey)
+	}
+	if m.FieldCleared(sealedkey.FieldSupersededAt) {
+		fields = append(fields, sealedkey.FieldSupersededAt)
+	}
+	if m.FieldCleared(sealedkey.FieldExpiresAt) {
+		fields = append(fields, sealedkey.FieldExpiresAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SealedKeyMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SealedKeyMutation) ClearField(name string) error {
+	switch name {
+	case sealedkey.FieldPublicKey:
+		m.ClearPublicKey()
+		return nil
+	case sealedkey.FieldSupersededAt:
+		m.ClearSupersededAt()
+		return nil
+	case sealedkey.FieldExpiresAt:
+		m.ClearExpiresAt()
+		return nil
+	}
+	return fmt.Errorf("unknown SealedKey nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SealedKeyMutation) ResetField(name string) error {
+	switch name {
+	case sealedkey.FieldKind:
+		m.ResetKind()
+		return nil
+	case sealedkey.FieldPublicKey:
+		m.ResetPublicKey()
+		return nil
+	case sealedkey.FieldSealed:
+		m.ResetSealed()
+		return nil
+	case sealedkey.FieldMasterKeyID:
+		m.ResetMasterKeyID()
+		return nil
+	case sealedkey.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case sealedkey.FieldSupersededAt:
+		m.ResetSupersededAt()
+		return nil
+	case sealedkey.FieldExpiresAt:
+		m.ResetExpiresAt()
+		return nil
+	}
+	return fmt.Errorf("unknown SealedKey field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SealedKeyMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SealedKeyMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SealedKeyMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SealedKeyMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SealedKeyMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SealedKeyMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SealedKeyMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown SealedKey unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SealedKeyMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown SealedKey edge %s", name)
 }
 
 // SectorMutation represents an operation that mutates the Sector nodes in the graph.

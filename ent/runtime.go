@@ -25,6 +25,7 @@ import (
 	"github.com/orgraph/orgraph/ent/registration"
 	"github.com/orgraph/orgraph/ent/schema"
 	"github.com/orgraph/orgraph/ent/schema/types"
+	"github.com/orgraph/orgraph/ent/sealedkey"
 	"github.com/orgraph/orgraph/ent/sector"
 	"github.com/orgraph/orgraph/ent/serverkey"
 	"github.com/orgraph/orgraph/ent/slugreservation"
@@ -373,6 +374,16 @@ func init() {
 	registrationDescCreatedAt := registrationFields[2].Descriptor()
 	// registration.DefaultCreatedAt holds the default value on creation for the created_at field.
 	registration.DefaultCreatedAt = registrationDescCreatedAt.Default.(func() time.Time)
+	sealedkeyFields := schema.SealedKey{}.Fields()
+	_ = sealedkeyFields
+	// sealedkeyDescCreatedAt is the schema descriptor for created_at field.
+	sealedkeyDescCreatedAt := sealedkeyFields[5].Descriptor()
+	// sealedkey.DefaultCreatedAt holds the default value on creation for the created_at field.
+	sealedkey.DefaultCreatedAt = sealedkeyDescCreatedAt.Default.(func() time.Time)
+	// sealedkeyDescID is the schema descriptor for id field.
+	sealedkeyDescID := sealedkeyFields[0].Descriptor()
+	// sealedkey.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	sealedkey.IDValidator = sealedkeyDescID.Validators[0].(func(string) error)
 	sectorMixin := schema.Sector{}.Mixin()
 	sectorMixinFields0 := sectorMixin[0].Fields()
 	_ = sectorMixinFields0

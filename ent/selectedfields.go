@@ -57,6 +57,9 @@ func (_q *PersonPoolQuery) SelectedFields() []string { return _q.ctx.Fields }
 func (_q *RegistrationQuery) SelectedFields() []string { return _q.ctx.Fields }
 
 // SelectedFields returns the columns the query selects; empty means all of them.
+func (_q *SealedKeyQuery) SelectedFields() []string { return _q.ctx.Fields }
+
+// SelectedFields returns the columns the query selects; empty means all of them.
 func (_q *SectorQuery) SelectedFields() []string { return _q.ctx.Fields }
 
 // SelectedFields returns the columns the query selects; empty means all of them.

@@ -50,6 +50,8 @@ type Tx struct {
 	PersonPool *PersonPoolClient
 	// Registration is the client for interacting with the Registration builders.
 	Registration *RegistrationClient
+	// SealedKey is the client for interacting with the SealedKey builders.
+	SealedKey *SealedKeyClient
 	// Sector is the client for interacting with the Sector builders.
 	Sector *SectorClient
 	// ServerKey is the client for interacting with the ServerKey builders.
@@ -205,6 +207,7 @@ func (tx *Tx) init() {
 	tx.Person = NewPersonClient(tx.config)
 	tx.PersonPool = NewPersonPoolClient(tx.config)
 	tx.Registration = NewRegistrationClient(tx.config)
+	tx.SealedKey = NewSealedKeyClient(tx.config)
 	tx.Sector = NewSectorClient(tx.config)
 	tx.ServerKey = NewServerKeyClient(tx.config)
 	tx.SlugReservation = NewSlugReservationClient(tx.config)

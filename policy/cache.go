@@ -62,12 +62,16 @@ func compareMembership(a, b Membership) int {
 	return cmp.Or(cmp.Compare(a.Org, b.Org), cmp.Compare(a.Role, b.Role))
 }
 
+// keyReads says which of the fields the key leaves out by default the
+// active policy reads: they are part of the key then (see inputReads).
+type keyReads struct{ subjectID, resourceID bool }
+
 // appendKey appends the normalized cache key of in: every input field the
 // policy decides on, with memberships and capabilities sorted (they are sets
-// to the policy). Subject.ID and Resource.ID are left out on purpose: the
-// policy must not depend on them (see README.md), which is what lets one
-// entry serve every subject with the same roles on the same org chain.
-func appendKey(b []byte, in *Input) []byte {
+// to the policy). Subject.ID and Resource.ID are left out unless the policy
+// reads them (reads), which is what lets one entry serve every subject with
+// the same roles on the same org chain.
+func appendKey(b []byte, in *Input, reads keyReads) []byte {
 	b = appendStr(b, in.Action)
 	b = appendStr(b, in.Subject.Type)
 	b = appendBool(b, in.Subject.PlatformAdmin)
@@ -107,6 +111,12 @@ func appendKey(b []byte, in *Input) []byte {
 	b = appendStr(b, r.OwnerOrg)
 	b = binary.AppendVarint(b, int64(r.OwnerCount))
 	b = appendBool(b, r.Self)
+	if reads.subjectID {
+		b = appendStr(b, in.Subject.ID)
+	}
+	if reads.resourceID {
+		b = appendStr(b, r.ID)
+	}
 	return b
 }
 

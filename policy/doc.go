@@ -14,3 +14,11 @@ import "embed"
 //
 //go:embed rego
 var embedded embed.FS
+
+// InputSchema is the JSON Schema of the input (input.schema.json): the Go
+// side builds the input, so it owns its shape, and every policy, embedded or
+// from a directory, is type-checked against it at load (a rule reading a
+// field that does not exist is refused with its file and line).
+//
+//go:embed input.schema.json
+var InputSchema []byte

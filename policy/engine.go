@@ -35,9 +35,12 @@ type version struct {
 	// ownerRole is the role data.orgraph.owner_role names: the one the
 	// last-owner and sole-owner rules count, and a root org's creator gets.
 	ownerRole string
-	cache     *decisionCache
-	scopes    *scopeCache
-	inflight  singleflight.Group
+	// reads: the input fields the key leaves out by default that this
+	// version's rules read (so they are keyed too).
+	reads    keyReads
+	cache    *decisionCache
+	scopes   *scopeCache
+	inflight singleflight.Group
 }
 
 // Engine answers authorization questions with the active policy version. It
@@ -197,7 +200,7 @@ func (e *Engine) decide(ctx context.Context, in *Input, useCache bool) (Decision
 	var kp *[]byte
 	if useCache {
 		kp = keyPool.Get().(*[]byte)
-		*kp = appendKey((*kp)[:0], in)
+		*kp = appendKey((*kp)[:0], in, v.reads)
 		defer keyPool.Put(kp)
 		if d, ok := v.cache.get(*kp); ok {
 			d.Reasons = slices.Clone(d.Reasons)

@@ -31,6 +31,7 @@ var (
 	kAllow   = ast.StringTerm("allow")
 	kRoleOut = ast.StringTerm("role")
 	kSelfOut = ast.StringTerm("self")
+	kCeiling = ast.StringTerm("ceiling")
 	kReasons = ast.StringTerm("reasons")
 	kRule    = ast.StringTerm("rule")
 	kPerm    = ast.StringTerm("permission")
@@ -236,6 +237,20 @@ func parseScope(obj ast.Object) (Scope, error) {
 	if t := obj.Get(kSelfOut); t != nil {
 		if b, ok := t.Value.(ast.Boolean); ok {
 			s.Self = bool(b)
+		}
+	}
+	if t := obj.Get(kCeiling); t != nil && !isNull(t.Value) {
+		caps, ok := t.Value.(*ast.Array)
+		if !ok {
+			return Scope{}, errors.New("policy: scope ceiling is not an array or null")
+		}
+		s.Ceiling = make([]string, 0, caps.Len())
+		for i := range caps.Len() {
+			c, ok := caps.Elem(i).Value.(ast.String)
+			if !ok {
+				return Scope{}, errors.New("policy: scope ceiling holds a non-string")
+			}
+			s.Ceiling = append(s.Ceiling, string(c))
 		}
 	}
 	return s, nil

@@ -243,6 +243,7 @@ func compileStrict(ctx context.Context, store storage.Store, modules map[string]
 	c := ast.NewCompiler().
 		WithStrict(true).
 		WithCapabilities(capabilities).
+		WithSchemas(inputSchemas).
 		WithPathConflictsCheck(storage.NonEmpty(ctx, store, txn))
 	if c.Compile(modules); c.Failed() {
 		return nil, fmt.Errorf("policy: compile: %w", c.Errors)
@@ -347,6 +348,7 @@ func build(ctx context.Context, src *source) (*version, error) {
 	if v.scope, err = prepare(listScopeRef); err != nil {
 		return nil, fmt.Errorf("policy: prepare %s: %w", listScopeRef, err)
 	}
+	v.reads = inputReads(compiler, p.policyModules())
 	v.actions = actionsOf(p.data)
 	v.roles = keysOf(p.data, "roles")
 	v.capabilities = keysOf(p.data, "capabilities")
@@ -398,3 +400,58 @@ func evalCancel(ctx context.Context) (topdown.Cancel, func() bool) {
 	}
 	return c, context.AfterFunc(ctx, c.Cancel)
 }
+
+// inputReads finds, in the rules (tests left out), whether the policy reads
+// input.subject.id or input.resource.id, which the decision cache leaves out
+// of its key otherwise. Any reference it cannot pin down (input as a whole,
+// input.subject with a variable key, an object passed on) counts as reading
+// both: a cache may serve fewer hits, never a wrong answer.
+func inputReads(c *ast.Compiler, modules map[string]*ast.Module) keyReads {
+	var r keyReads
+	for name := range modules {
+		m := c.Modules[name]
+		if m == nil {
+			m = modules[name]
+		}
+		ast.WalkRefs(m, func(ref ast.Ref) bool {
+			if !ref[0].Equal(ast.InputRootDocument) {
+				return false
+			}
+			if len(ref) < 2 {
+				r.subjectID, r.resourceID = true, true
+				return false
+			}
+			part, ok := ref[1].Value.(ast.String)
+			if !ok {
+				r.subjectID, r.resourceID = true, true
+				return false
+			}
+			field := func() bool {
+				if len(ref) < 3 {
+					return true // the object itself leaves the rule's sight
+				}
+				id, ok := ref[2].Value.(ast.String)
+				return !ok || id == "id"
+			}
+			switch part {
+			case "subject":
+				r.subjectID = r.subjectID || field()
+			case "resource":
+				r.resourceID = r.resourceID || field()
+			}
+			return false
+		})
+	}
+	return r
+}
+
+// inputSchemas types input for the compiler (InputSchema).
+var inputSchemas = func() *ast.SchemaSet {
+	var schema any
+	if err := util.UnmarshalJSON(InputSchema, &schema); err != nil {
+		panic("policy: input.schema.json: " + err.Error())
+	}
+	ss := ast.NewSchemaSet()
+	ss.Put(ast.SchemaRootRef, schema)
+	return ss
+}()

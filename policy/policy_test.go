@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -203,12 +204,12 @@ func TestCacheKeyDistinguishesFields(t *testing.T) {
 		"owner org":     func(in *Input) { in.Resource.OwnerOrg = "p" },
 		"owner count":   func(in *Input) { in.Resource.OwnerCount = 2 },
 	}
-	seen := map[string]string{string(appendKey(nil, &base)): "base"}
+	seen := map[string]string{string(appendKey(nil, &base, keyReads{})): "base"}
 	for name, f := range variants {
 		in := base
 		in.Subject.Memberships = slices.Clone(base.Subject.Memberships)
 		f(&in)
-		k := string(appendKey(nil, &in))
+		k := string(appendKey(nil, &in, keyReads{}))
 		if other, dup := seen[k]; dup {
 			t.Errorf("%s has the same key as %s", name, other)
 		}
@@ -217,7 +218,7 @@ func TestCacheKeyDistinguishesFields(t *testing.T) {
 	// Ignored on purpose: who the subject is and which item is acted on.
 	in := base
 	in.Subject.ID, in.Resource.ID = "other", "other"
-	if string(appendKey(nil, &in)) != string(appendKey(nil, &base)) {
+	if string(appendKey(nil, &in, keyReads{})) != string(appendKey(nil, &base, keyReads{})) {
 		t.Error("subject and resource ids must not be part of the key")
 	}
 }
@@ -294,7 +295,7 @@ func TestDecideFailsClosed(t *testing.T) {
 		"runtime error": `decision := {"allow": true, "reasons": [x]} if {
 	x := 1 / count(input.subject.memberships)
 }`,
-		"undefined": `decision := {"allow": true, "reasons": []} if input.never`,
+		"undefined": `decision := {"allow": true, "reasons": []} if input.action == "never"`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -350,5 +351,86 @@ func TestOpenRefusesBadPolicies(t *testing.T) {
 	}
 	if _, err := Open(context.Background(), Options{Dir: filepath.Join(t.TempDir(), "missing")}); err == nil {
 		t.Fatal("Open of a missing directory succeeded")
+	}
+}
+
+// TestCacheKeyFollowsWhatThePolicyReads: a rule on input.subject.id or
+// input.resource.id (which the key leaves out when no rule reads them) gets
+// right answers from the cache: every cached decision equals an uncached one.
+func TestCacheKeyFollowsWhatThePolicyReads(t *testing.T) {
+	for name, rule := range map[string]string{
+		"subject id":         `deny contains {"rule": "blocklist", "permission": input.action, "message": "blocked"} if input.subject.id == "dave"`,
+		"resource id":        `deny contains {"rule": "blocklist", "permission": input.action, "message": "blocked"} if input.resource.id == "secret"`,
+		"subject as a whole": `deny contains {"rule": "blocklist", "permission": input.action, "message": "blocked"} if object.get(input.subject, "id", "") == "dave"`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			err := fs.WalkDir(embedded, ".", func(path string, d fs.DirEntry, err error) error {
+				if err != nil || d.IsDir() {
+					return err
+				}
+				b, err := fs.ReadFile(embedded, path)
+				if err != nil {
+					return err
+				}
+				return os.WriteFile(filepath.Join(dir, filepath.Base(path)), b, 0o644)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			extra := "package orgraph.token\n\n" + rule + "\n"
+			if err := os.WriteFile(filepath.Join(dir, "blocklist.rego"), []byte(extra), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			e, err := Open(context.Background(), Options{Dir: dir, Logger: testLogger(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			for _, subject := range []string{"carol", "dave", "carol", "dave"} {
+				for _, resource := range []string{"c", "secret", "c"} {
+					in := req("organization.read", Membership{"c", "viewer"})
+					in.Subject.ID, in.Resource.ID = subject, resource
+					cached, err := e.Decide(ctx, in)
+					if err != nil {
+						t.Fatal(err)
+					}
+					fresh, err := e.decideUncached(ctx, in)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if cached.Allowed != fresh.Allowed {
+						t.Fatalf("%s on %s: cached allow=%v, uncached allow=%v", subject, resource, cached.Allowed, fresh.Allowed)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestInputIsSchemaChecked: a rule that reads an input field the input does
+// not have is refused at load with its file and line (input.schema.json).
+func TestInputIsSchemaChecked(t *testing.T) {
+	dir := t.TempDir()
+	err := fs.WalkDir(embedded, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(embedded, path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, filepath.Base(path)), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule := "package orgraph.token\n\ndeny contains {\"rule\": \"frozen_apps\", \"permission\": input.action, \"message\": \"frozen\"} if {\n\tinput.resource.settings.frozen_apps\n}\n"
+	if err := os.WriteFile(filepath.Join(dir, "frozen_apps.rego"), []byte(rule), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(context.Background(), Options{Dir: dir, Logger: testLogger(t)})
+	if err == nil || !strings.Contains(err.Error(), "frozen_apps.rego:4") || !strings.Contains(err.Error(), "undefined ref: input.resource.settings") {
+		t.Fatalf("Open = %v; want the undefined input field refused with file and line", err)
 	}
 }

@@ -94,7 +94,7 @@ func TestRunTestsFailures(t *testing.T) {
 	dir := copyEmbedded(t)
 
 	// Uncovered code: a rule no test reaches lowers coverage below 100%.
-	writeFile(t, filepath.Join(dir, "extra.rego"), "package orgraph.extra\n\nx := input.a + 1\n")
+	writeFile(t, filepath.Join(dir, "extra.rego"), "package orgraph.extra\n\nx := input.resource.owner_count + 1\n")
 	var out bytes.Buffer
 	if err := RunTests(ctx, dir, &out, 100); err == nil || !strings.Contains(err.Error(), "coverage") {
 		t.Fatalf("RunTests = %v; want a coverage error\n%s", err, out.String())

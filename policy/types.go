@@ -96,6 +96,9 @@ type Scope struct {
 	// Self: rows about the subject itself (its memberships, invitations
 	// addressed to it) are listable too, within the token's org context.
 	Self bool `json:"self"`
+	// Ceiling: an item is listable only in an org holding one of these
+	// capabilities (the org-role ceiling); nil when no ceiling applies.
+	Ceiling []string `json:"ceiling"`
 }
 
 // Options configure Open.

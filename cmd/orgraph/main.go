@@ -27,6 +27,11 @@ type dbFlag struct {
 	DB string `name:"db" env:"ORGRAPH_DB" help:"Database URL: postgres://… or an SQLite file (default orgraph.db)."`
 }
 
+// keyFlags locate the master key, on every command that opens the application.
+type keyFlags struct {
+	KeyFile string `name:"key-file" env:"ORGRAPH_KEY_FILE" placeholder:"PATH" help:"Key file holding the master key that seals the server's keys in the database, created with mode 0600 on first start (default: next to the SQLite file, orgraph.keys for orgraph.db; orgraph.keys in the working directory for PostgreSQL). $ORGRAPH_MASTER_KEY (base64 of 32 bytes) replaces it."`
+}
+
 type limitFlags struct {
 	MaxApplications int           `name:"max-applications" env:"ORGRAPH_MAX_APPLICATIONS" default:"100" help:"Default applications per org."`
 	MaxSectors      int           `name:"max-sectors" env:"ORGRAPH_MAX_SECTORS" default:"50" help:"Default sectors per org."`
@@ -37,6 +42,7 @@ type limitFlags struct {
 
 type serveCmd struct {
 	dbFlag
+	keyFlags
 	limitFlags
 	Addr          string        `default:":8080" env:"ORGRAPH_ADDR" help:"Listen address."`
 	PolicyDir     string        `name:"policy-dir" env:"ORGRAPH_POLICY_DIR" help:"Directory of .rego and data files (default: the embedded policy). Watched for changes."`
@@ -44,7 +50,7 @@ type serveCmd struct {
 	MaxComplexity int           `name:"max-complexity" default:"200000" help:"Maximum query complexity (lists multiply by first/last)."`
 	NoIntrospect  bool          `name:"no-introspection" help:"Disable schema introspection."`
 	CORSOrigins   []string      `name:"cors-origin" env:"ORGRAPH_CORS_ORIGINS" help:"Origins browsers may call the API from (repeatable; * for any)."`
-	DataKey       string        `name:"data-key" env:"ORGRAPH_DATA_KEY" help:"Base64 of 32 bytes encrypting application signing keys at rest (default: a generated key stored in the database)."`
+	DataKey       string        `name:"data-key" env:"ORGRAPH_DATA_KEY" help:"Base64 of 32 bytes encrypting application signing keys at rest (default: a generated key stored in the database, sealed under the master key)."`
 	KeyOverlap    time.Duration `name:"key-overlap" env:"ORGRAPH_KEY_OVERLAP" default:"24h" help:"How long a rotated-out application signing key stays listed."`
 }
 
@@ -59,7 +65,7 @@ func (c *serveCmd) Run(logger *slog.Logger) error {
 	cfg.Limits.Applications, cfg.Limits.Sectors, cfg.Limits.Suborgs, cfg.Limits.OrgsOwned = c.MaxApplications, c.MaxSectors, c.MaxSuborgs, c.MaxOrgsOwned
 	cfg.InvitationTTL, cfg.MaxDepth, cfg.MaxComplexity, cfg.Introspection = c.InvitationTTL, c.MaxDepth, c.MaxComplexity, !c.NoIntrospect
 	cfg.CORSOrigins = c.CORSOrigins
-	cfg.DataKey, cfg.KeyOverlap = c.DataKey, c.KeyOverlap
+	cfg.DataKey, cfg.KeyOverlap, cfg.KeyFile = c.DataKey, c.KeyOverlap, c.KeyFile
 	a, err := app.New(ctx, cfg)
 	if err != nil {
 		return err
@@ -134,6 +140,7 @@ func printMigrationReport(w io.Writer, rep *store.MigrationReport, done bool) {
 
 type accountCreateCmd struct {
 	dbFlag
+	keyFlags
 	Alias         string `required:"" help:"The account's alias."`
 	DisplayName   string `name:"display-name" help:"Display name."`
 	PlatformAdmin bool   `name:"platform-admin" help:"Make the account a platform admin."`
@@ -141,7 +148,7 @@ type accountCreateCmd struct {
 
 func (c *accountCreateCmd) Run() error {
 	ctx := context.Background()
-	a, err := openApp(ctx, c.DB)
+	a, err := openApp(ctx, c.dbFlag, c.keyFlags)
 	if err != nil {
 		return err
 	}
@@ -156,6 +163,7 @@ func (c *accountCreateCmd) Run() error {
 
 type tokenCmd struct {
 	dbFlag
+	keyFlags
 	Alias string        `required:"" help:"Account alias."`
 	Org   string        `help:"Confine the token to this org's subtree."`
 	TTL   time.Duration `name:"ttl" default:"1h" help:"Token lifetime."`
@@ -163,7 +171,7 @@ type tokenCmd struct {
 
 func (c *tokenCmd) Run() error {
 	ctx := context.Background()
-	a, err := openApp(ctx, c.DB)
+	a, err := openApp(ctx, c.dbFlag, c.keyFlags)
 	if err != nil {
 		return err
 	}
@@ -208,6 +216,9 @@ type cli struct {
 		Test policyTestCmd `cmd:"" help:"Run the Rego tests with coverage."`
 	} `cmd:"" help:"Policy tools."`
 	Seed seedCmd `cmd:"" help:"Write synthetic orgs for benchmarks."`
+	Keys struct {
+		Rotate keysRotateCmd `cmd:"" help:"Rotate the server's token-signing key and data key."`
+	} `cmd:"" help:"Manage the server's keys."`
 }
 
 func main() {
@@ -223,9 +234,10 @@ func main() {
 }
 
 // openApp opens the database for an admin command, migrating the embedded default.
-func openApp(ctx context.Context, db string) (*app.App, error) {
+func openApp(ctx context.Context, db dbFlag, keys keyFlags) (*app.App, error) {
 	cfg := app.DefaultConfig()
-	cfg.DB = store.ResolveURL(db)
+	cfg.DB = store.ResolveURL(db.DB)
+	cfg.KeyFile = keys.KeyFile
 	cfg.Migrate = !isPostgres(cfg.DB)
 	cfg.Logger = slog.Default()
 	return app.New(ctx, cfg)

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alecthomas/kong"
+
 	"github.com/orgraph/orgraph/internal/apperr"
 	"github.com/orgraph/orgraph/internal/gate"
 	"github.com/orgraph/orgraph/internal/testutil"
@@ -51,7 +53,7 @@ func TestAccountAndTokenCommands(t *testing.T) {
 		t.Fatalf("token printed %q, %v", tok, err)
 	}
 	// the printed token authenticates against the same database
-	a, err := openApp(context.Background(), db)
+	a, err := openApp(context.Background(), dbFlag{DB: db}, keyFlags{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +72,7 @@ func TestSeedCommand(t *testing.T) {
 	if _, err := capture(t, (&seedCmd{dbFlag: dbFlag{DB: db}, Orgs: 200, Depth: 3, Fanout: 5, Owner: "seed-owner"}).Run); err != nil {
 		t.Fatal(err)
 	}
-	a, err := openApp(context.Background(), db)
+	a, err := openApp(context.Background(), dbFlag{DB: db}, keyFlags{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +101,8 @@ func TestPolicyTestCommand(t *testing.T) {
 // then finds nothing to apply; the other commands refuse an unmigrated database.
 func TestMigrateCommandPostgres(t *testing.T) {
 	db := testutil.DatabaseURL(t, testutil.Postgres)
-	if _, err := capture(t, (&accountCreateCmd{dbFlag: dbFlag{DB: db}, Alias: "alice"}).Run); err == nil ||
+	keys := keyFlags{KeyFile: t.TempDir() + "/orgraph.keys"}
+	if _, err := capture(t, (&accountCreateCmd{dbFlag: dbFlag{DB: db}, keyFlags: keys, Alias: "alice"}).Run); err == nil ||
 		!strings.Contains(err.Error(), "orgraph migrate") {
 		t.Fatalf("account create before migrate: %v", err)
 	}
@@ -112,7 +115,7 @@ func TestMigrateCommandPostgres(t *testing.T) {
 	if err != nil || strings.Contains(out, "applied ") || !strings.Contains(out, "nothing to apply") {
 		t.Fatalf("second migrate: %v\n%s", err, out)
 	}
-	if id, err := capture(t, (&accountCreateCmd{dbFlag: dbFlag{DB: db}, Alias: "alice"}).Run); err != nil || len(id) != 36 {
+	if id, err := capture(t, (&accountCreateCmd{dbFlag: dbFlag{DB: db}, keyFlags: keys, Alias: "alice"}).Run); err != nil || len(id) != 36 {
 		t.Fatalf("account create after migrate: %q, %v", id, err)
 	}
 }
@@ -173,5 +176,89 @@ func TestServeAndGracefulShutdown(t *testing.T) {
 	}
 	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
 		t.Fatal("still serving after shutdown")
+	}
+}
+
+// `orgraph keys rotate` adds a signing key (tokens issued before keep
+// verifying), re-seals under a new data key and says so.
+func TestKeysRotateCommand(t *testing.T) {
+	t.Setenv("ORGRAPH_KEY_FILE", "")
+	t.Setenv("ORGRAPH_MASTER_KEY", "")
+	dir := t.TempDir()
+	db, keys := dbFlag{DB: dir + "/k.db"}, keyFlags{KeyFile: dir + "/custom.keys"}
+	if _, err := capture(t, (&accountCreateCmd{dbFlag: db, keyFlags: keys, Alias: "alice"}).Run); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(keys.KeyFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("--key-file: %v %v", fi, err)
+	}
+	if _, err := os.Stat(dir + "/k.keys"); !os.IsNotExist(err) {
+		t.Fatal("the default key file was created although --key-file was given")
+	}
+	before, err := capture(t, (&tokenCmd{dbFlag: db, keyFlags: keys, Alias: "alice", TTL: time.Hour}).Run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := capture(t, (&keysRotateCmd{dbFlag: db, keyFlags: keys, Overlap: time.Hour}).Run)
+	if err != nil || !strings.Contains(out, "signs from now on") || !strings.Contains(out, "keeps verifying until") ||
+		!strings.Contains(out, "0 application keys sealed again") || !strings.Contains(out, "restart every running orgraph serve") {
+		t.Fatalf("keys rotate: %v\n%s", err, out)
+	}
+	after, err := capture(t, (&tokenCmd{dbFlag: db, keyFlags: keys, Alias: "alice", TTL: time.Hour}).Run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := openApp(context.Background(), db, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Store.Close()
+	for _, tok := range []string{before, after} {
+		if p, err := a.Auth.Authenticate(gate.System(context.Background()), tok); err != nil || p == nil {
+			t.Fatalf("token after the rotation: %v", err)
+		}
+	}
+	if _, err := capture(t, (&keysRotateCmd{dbFlag: db, keyFlags: keys, Overlap: time.Second}).Run); err == nil || !strings.Contains(err.Error(), "too short") {
+		t.Fatalf("--overlap 1s: %v", err)
+	}
+	if _, err := capture(t, (&keysRotateCmd{dbFlag: db, keyFlags: keys, Overlap: time.Hour, NewDataKey: strings.Repeat("A", 43)}).Run); err == nil ||
+		!strings.Contains(err.Error(), "only given when the data key is configured") {
+		t.Fatalf("--new-data-key without a configured data key: %v", err)
+	}
+	// a database with sealed keys and no key file: a clear error, no new key
+	if _, err := capture(t, (&tokenCmd{dbFlag: db, Alias: "alice", TTL: time.Hour}).Run); err == nil ||
+		!strings.Contains(err.Error(), "k.keys does not exist") {
+		t.Fatalf("token without the key file: %v", err)
+	}
+}
+
+// Every command that opens the database takes --key-file and $ORGRAPH_KEY_FILE.
+func TestKeyFileFlag(t *testing.T) {
+	for _, args := range [][]string{
+		{"serve"}, {"account", "create", "--alias", "a"}, {"token", "--alias", "a"}, {"seed", "--orgs", "1"}, {"keys", "rotate"},
+	} {
+		for _, viaEnv := range []bool{false, true} {
+			var c cli
+			parser, err := kong.New(&c, kong.Name("orgraph"), kong.Exit(func(int) { t.Fatalf("%v: exit", args) }))
+			if err != nil {
+				t.Fatal(err)
+			}
+			argv := append([]string(nil), args...)
+			if viaEnv {
+				t.Setenv("ORGRAPH_KEY_FILE", "/keys/env.keys")
+			} else {
+				argv = append(argv, "--key-file", "/keys/flag.keys")
+			}
+			if _, err := parser.Parse(argv); err != nil {
+				t.Fatalf("%v: %v", argv, err)
+			}
+			got := map[string]string{
+				"serve": c.Serve.KeyFile, "account": c.Account.Create.KeyFile, "token": c.Token.KeyFile,
+				"seed": c.Seed.KeyFile, "keys": c.Keys.Rotate.KeyFile,
+			}[args[0]]
+			if want := map[bool]string{false: "/keys/flag.keys", true: "/keys/env.keys"}[viaEnv]; got != want {
+				t.Fatalf("%v (env %v): key file %q, want %q", argv, viaEnv, got, want)
+			}
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 type seedCmd struct {
 	dbFlag
+	keyFlags
 	Orgs   int    `required:"" help:"How many orgs to write."`
 	Depth  int    `default:"3" help:"Depth of each tenant tree below its root."`
 	Fanout int    `default:"5" help:"Children per org."`
@@ -21,7 +22,7 @@ type seedCmd struct {
 // Run writes tenant trees breadth-first in batches, closure rows included.
 func (c *seedCmd) Run() error {
 	ctx := gate.System(context.Background())
-	a, err := openApp(ctx, c.DB)
+	a, err := openApp(ctx, c.dbFlag, c.keyFlags)
 	if err != nil {
 		return err
 	}

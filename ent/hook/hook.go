@@ -225,6 +225,18 @@ func (f RegistrationFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RegistrationMutation", m)
 }
 
+// The SealedKeyFunc type is an adapter to allow the use of ordinary
+// function as SealedKey mutator.
+type SealedKeyFunc func(context.Context, *ent.SealedKeyMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f SealedKeyFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.SealedKeyMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SealedKeyMutation", m)
+}
+
 // The SectorFunc type is an adapter to allow the use of ordinary
 // function as Sector mutator.
 type SectorFunc func(context.Context, *ent.SectorMutation) (ent.Value, error)

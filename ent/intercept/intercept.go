@@ -27,6 +27,7 @@ import (
 	"github.com/orgraph/orgraph/ent/personpool"
 	"github.com/orgraph/orgraph/ent/predicate"
 	"github.com/orgraph/orgraph/ent/registration"
+	"github.com/orgraph/orgraph/ent/sealedkey"
 	"github.com/orgraph/orgraph/ent/sector"
 	"github.com/orgraph/orgraph/ent/serverkey"
 	"github.com/orgraph/orgraph/ent/slugreservation"
@@ -574,6 +575,33 @@ func (f TraverseRegistration) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.RegistrationQuery", q)
 }
 
+// The SealedKeyFunc type is an adapter to allow the use of ordinary function as a Querier.
+type SealedKeyFunc func(context.Context, *ent.SealedKeyQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f SealedKeyFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.SealedKeyQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.SealedKeyQuery", q)
+}
+
+// The TraverseSealedKey type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseSealedKey func(context.Context, *ent.SealedKeyQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseSealedKey) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseSealedKey) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SealedKeyQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.SealedKeyQuery", q)
+}
+
 // The SectorFunc type is an adapter to allow the use of ordinary function as a Querier.
 type SectorFunc func(context.Context, *ent.SectorQuery) (ent.Value, error)
 
@@ -694,6 +722,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.PersonPoolQuery, predicate.PersonPool, personpool.OrderOption]{typ: ent.TypePersonPool, tq: q}, nil
 	case *ent.RegistrationQuery:
 		return &query[*ent.RegistrationQuery, predicate.Registration, registration.OrderOption]{typ: ent.TypeRegistration, tq: q}, nil
+	case *ent.SealedKeyQuery:
+		return &query[*ent.SealedKeyQuery, predicate.SealedKey, sealedkey.OrderOption]{typ: ent.TypeSealedKey, tq: q}, nil
 	case *ent.SectorQuery:
 		return &query[*ent.SectorQuery, predicate.Sector, sector.OrderOption]{typ: ent.TypeSector, tq: q}, nil
 	case *ent.ServerKeyQuery:

@@ -588,6 +588,30 @@ var (
 			},
 		},
 	}
+	// SealedKeysColumns holds the columns for the "sealed_keys" table.
+	SealedKeysColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"TOKEN_SIGNING", "DATA"}},
+		{Name: "public_key", Type: field.TypeBytes, Nullable: true},
+		{Name: "sealed", Type: field.TypeBytes},
+		{Name: "master_key_id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "superseded_at", Type: field.TypeTime, Nullable: true},
+		{Name: "expires_at", Type: field.TypeTime, Nullable: true},
+	}
+	// SealedKeysTable holds the schema information for the "sealed_keys" table.
+	SealedKeysTable = &schema.Table{
+		Name:       "sealed_keys",
+		Columns:    SealedKeysColumns,
+		PrimaryKey: []*schema.Column{SealedKeysColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "sealedkey_kind_superseded_at",
+				Unique:  false,
+				Columns: []*schema.Column{SealedKeysColumns[1], SealedKeysColumns[6]},
+			},
+		},
+	}
 	// SectorsColumns holds the columns for the "sectors" table.
 	SectorsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -663,6 +687,7 @@ var (
 		PersonsTable,
 		PersonPoolsTable,
 		RegistrationsTable,
+		SealedKeysTable,
 		SectorsTable,
 		ServerKeysTable,
 		SlugReservationsTable,

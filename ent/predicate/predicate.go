@@ -60,6 +60,9 @@ type PersonPool func(*sql.Selector)
 // Registration is the predicate function for registration builders.
 type Registration func(*sql.Selector)
 
+// SealedKey is the predicate function for sealedkey builders.
+type SealedKey func(*sql.Selector)
+
 // Sector is the predicate function for sector builders.
 type Sector func(*sql.Selector)
 

@@ -131,7 +131,10 @@ func (AuditEvent) Annotations() []schema.Annotation {
 	return []schema.Annotation{entgql.RelayConnection(), entgql.MultiOrder()}
 }
 
-// ServerKey holds the server's own secrets (token signing key, data key), created on first use.
+// ServerKey is where orgraph before sealed keys kept its token signing key and
+// data key, in plaintext. It is read only to move those keys out on upgrade
+// (sealed under the master key into SealedKey, the key file written first), after
+// which its rows are removed; nothing writes it.
 type ServerKey struct{ ent.Schema }
 
 // Fields of ServerKey.

@@ -17,6 +17,7 @@ import (
 	"github.com/orgraph/orgraph/graph"
 	"github.com/orgraph/orgraph/internal/auth"
 	"github.com/orgraph/orgraph/internal/gate"
+	"github.com/orgraph/orgraph/internal/keyring"
 	"github.com/orgraph/orgraph/internal/service"
 	"github.com/orgraph/orgraph/internal/store"
 	"github.com/orgraph/orgraph/policy"
@@ -36,8 +37,17 @@ type Config struct {
 	Introspection bool
 	CORSOrigins   []string
 	Logger        *slog.Logger
+	// KeyFile holds the master key that seals the server's keys in the
+	// database; it is created (mode 0600) on first start. "" reads
+	// $ORGRAPH_KEY_FILE, else the key file is next to an SQLite database file
+	// (orgraph.db: orgraph.keys), or orgraph.keys in the working directory.
+	KeyFile string
+	// MasterKey (base64 of 32 bytes) is the master key instead of the key
+	// file; "" reads $ORGRAPH_MASTER_KEY.
+	MasterKey string
 	// DataKey (base64 of 32 bytes) encrypts secrets at rest; "" reads
-	// $ORGRAPH_DATA_KEY, and without it a generated key stored in the database is used.
+	// $ORGRAPH_DATA_KEY, and without it a generated key is stored in the
+	// database, sealed under the master key.
 	DataKey string
 	// KeyOverlap is how long a rotated-out application signing key stays listed.
 	KeyOverlap time.Duration
@@ -66,6 +76,7 @@ type App struct {
 	Gate     *gate.Gate
 	Service  *service.Service
 	Auth     *auth.Authenticator
+	Keys     *keyring.Keyring
 	Handler  http.Handler
 	Registry *prometheus.Registry
 }
@@ -95,19 +106,17 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		st.Close()
 		return nil, fmt.Errorf("policy: %w", err)
 	}
-	au, err := auth.New(ctx, st.Client)
+	keys, err := openKeys(ctx, st, cfg)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	if cfg.DataKey == "" {
-		cfg.DataKey = os.Getenv(auth.DataKeyEnv)
-	}
-	dataKey, err := auth.LoadDataKey(ctx, st.Client, cfg.DataKey)
+	au, err := auth.New(ctx, st.Client, keys)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
+	dataKey := keys.DataKey()
 	var decider gate.Engine = eng
 	if cfg.Decider != nil {
 		decider = cfg.Decider(eng)
@@ -123,7 +132,124 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Logger: cfg.Logger, Registry: reg, MaxDepth: cfg.MaxDepth, MaxComplexity: cfg.MaxComplexity,
 		Introspection: cfg.Introspection, CORSOrigins: cfg.CORSOrigins,
 	})
-	return &App{Store: st, Engine: eng, Gate: g, Service: svc, Auth: au, Handler: h, Registry: reg}, nil
+	return &App{Store: st, Engine: eng, Gate: g, Service: svc, Auth: au, Keys: keys, Handler: h, Registry: reg}, nil
+}
+
+// openKeys opens the keyring (moving an older orgraph's plaintext keys out of
+// the database) and finishes what a data key rotation left: application keys
+// still sealed under a previous data key are sealed under the current one,
+// and previous data keys nothing needs any more are dropped.
+func openKeys(ctx context.Context, st *store.Store, cfg Config) (*keyring.Keyring, error) {
+	if cfg.KeyFile == "" {
+		cfg.KeyFile = os.Getenv(keyring.KeyFileEnv)
+	}
+	if cfg.KeyFile == "" {
+		cfg.KeyFile = keyring.DefaultKeyFile(cfg.DB)
+	}
+	if cfg.MasterKey == "" {
+		cfg.MasterKey = os.Getenv(keyring.MasterKeyEnv)
+	}
+	if cfg.DataKey == "" {
+		cfg.DataKey = os.Getenv(keyring.DataKeyEnv)
+	}
+	if cfg.MasterKey == "" {
+		if err := keyring.CheckKeyFilePath(cfg.KeyFile, cfg.DB); err != nil {
+			return nil, err
+		}
+	}
+	keys, err := keyring.Open(ctx, st.Client, st.Dialect, keyring.Options{
+		KeyFile: cfg.KeyFile, MasterKey: cfg.MasterKey, DataKey: cfg.DataKey, Logger: cfg.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server keys: %w", err)
+	}
+	if err := finishReseal(ctx, st, keys, cfg.Logger); err != nil {
+		return nil, fmt.Errorf("server keys: %w", err)
+	}
+	return keys, nil
+}
+
+// finishReseal seals under the current data key the application keys sealed
+// under a previous one the keyring still opens, then drops the previous data
+// keys whose overlap ended and under which nothing is sealed any more.
+func finishReseal(ctx context.Context, st *store.Store, keys *keyring.Keyring, logger *slog.Logger) error {
+	all, err := keys.DataKeys(ctx)
+	if err != nil {
+		return err
+	}
+	rep, err := service.ResealApplicationKeys(ctx, st.Client, all, keys.DataKey())
+	if err != nil {
+		return err
+	}
+	if rep.Resealed > 0 {
+		logger.Info("sealed application keys under the current data key", "count", rep.Resealed, "data_key_id", keyring.DataKeyID(keys.DataKey()))
+	}
+	for id, n := range rep.Unopened {
+		logger.Warn("application keys are sealed under a data key this server does not have: they cannot sign until it is configured",
+			"count", n, "data_key_id", id)
+	}
+	inUse, err := service.DataKeysInUse(ctx, st.Client)
+	if err != nil {
+		return err
+	}
+	_, err = keys.PruneDataKeys(ctx, inUse)
+	return err
+}
+
+// RotateOptions adjust RotateKeys.
+type RotateOptions = keyring.RotateOptions
+
+// KeyRotation tells what RotateKeys did.
+type KeyRotation struct {
+	*keyring.Rotation
+	// Resealed counts the application keys sealed under the new data key.
+	Resealed int
+	// Unopened counts, by data key id, the application keys sealed under a data
+	// key this process does not have (left as they are).
+	Unopened map[string]int
+	// DroppedDataKeys lists the previous data keys deleted (nothing was sealed under them).
+	DroppedDataKeys []string
+}
+
+// RotateKeys is `orgraph keys rotate`: a new token-signing key signs from now
+// on (the previous one keeps verifying for the overlap), and the sealed data
+// (application private keys) is sealed again under a new data key. Servers
+// running elsewhere sign with the new key within a minute; they keep sealing
+// under the data key they started with until they restart, so restart them
+// within the overlap (their start-up seals again what they sealed meanwhile).
+// This App's own service keeps its data key too: it is for a process that
+// rotates, not one that serves.
+func (a *App) RotateKeys(ctx context.Context, opts RotateOptions) (*KeyRotation, error) {
+	old, err := a.Keys.DataKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rot, err := a.Keys.Rotate(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	out := &KeyRotation{Rotation: rot}
+	if err := a.Auth.ReloadKeys(ctx); err != nil {
+		return out, err
+	}
+	all, err := a.Keys.DataKeys(ctx)
+	if err != nil {
+		return out, err
+	}
+	for id, k := range old {
+		all[id] = k
+	}
+	rep, err := service.ResealApplicationKeys(ctx, a.Store.Client, all, a.Keys.DataKey())
+	if err != nil {
+		return out, fmt.Errorf("re-seal the application keys (the rotation is done; the next start finishes this): %w", err)
+	}
+	out.Resealed, out.Unopened = rep.Resealed, rep.Unopened
+	inUse, err := service.DataKeysInUse(ctx, a.Store.Client)
+	if err != nil {
+		return out, err
+	}
+	out.DroppedDataKeys, err = a.Keys.PruneDataKeys(ctx, inUse)
+	return out, err
 }
 
 // checkSchema refuses a PostgreSQL database that `orgraph migrate` has not

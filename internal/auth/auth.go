@@ -4,13 +4,15 @@ package auth
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -19,12 +21,11 @@ import (
 	"github.com/orgraph/orgraph/ent"
 	"github.com/orgraph/orgraph/ent/account"
 	"github.com/orgraph/orgraph/ent/apikey"
+	"github.com/orgraph/orgraph/internal/keyring"
 )
 
 // APIKeyPrefix starts every API key.
 const APIKeyPrefix = "orgk_"
-
-const signingKeyID = "jwt-ed25519"
 
 // ErrInvalidToken is returned for malformed, expired, revoked or wrongly signed tokens.
 var ErrInvalidToken = errors.New("invalid or expired token")
@@ -69,48 +70,117 @@ type Claims struct {
 	Org string `json:"org,omitempty"`
 }
 
+// KeySource provides the token-signing keys (a *keyring.Keyring).
+type KeySource interface {
+	SigningKeys(ctx context.Context) (*keyring.SigningKeys, error)
+}
+
+const (
+	// keyRefresh is how soon a running server sees a key rotation made by
+	// another process (`orgraph keys rotate`, another replica): it signs with the
+	// new key from then on.
+	keyRefresh = time.Minute
+	// keyRetry is how often, at most, the keys are reloaded: for a token whose
+	// kid is unknown (perhaps signed with a key rotated in since the last load:
+	// it waits for the next reload, at most this long), or after a failed load.
+	keyRetry = time.Second
+)
+
 // Authenticator issues and verifies tokens.
 type Authenticator struct {
 	client *ent.Client
-	priv   ed25519.PrivateKey
-	pub    ed25519.PublicKey
+	keys   KeySource
 	now    func() time.Time
+
+	set   atomic.Pointer[keySet]
+	mu    sync.Mutex // serializes reloads
+	tried time.Time  // last reload attempt
 }
 
-// New loads the server's signing key, creating it on first use.
-func New(ctx context.Context, client *ent.Client) (*Authenticator, error) {
-	seed, err := serverSecret(ctx, client, signingKeyID)
+type keySet struct {
+	*keyring.SigningKeys
+	loaded time.Time
+}
+
+// New loads the server's token-signing keys: tokens are signed with the
+// current key, whose kid they carry in their header, and verified with the key
+// their kid names (a token without a kid, issued before kids, with the key
+// moved out of the database on upgrade, keyring.LegacySigningKID).
+func New(ctx context.Context, client *ent.Client, keys KeySource) (*Authenticator, error) {
+	ks, err := keys.SigningKeys(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("load signing key: %w", err)
+		return nil, fmt.Errorf("load the token-signing keys: %w", err)
 	}
-	priv := ed25519.NewKeyFromSeed(seed)
-	return &Authenticator{client: client, priv: priv, pub: priv.Public().(ed25519.PublicKey), now: time.Now}, nil
+	a := &Authenticator{client: client, keys: keys, now: time.Now}
+	a.set.Store(&keySet{SigningKeys: ks, loaded: time.Now()})
+	return a, nil
 }
 
-// serverSecret returns the server's 32-byte secret named id, generating and
-// storing it on first use.
-func serverSecret(ctx context.Context, client *ent.Client, id string) ([]byte, error) {
-	key, err := client.ServerKey.Get(ctx, id)
-	if ent.IsNotFound(err) {
-		k := make([]byte, 32)
-		if _, err := rand.Read(k); err != nil {
-			return nil, err
+// signingKeys returns the keys, reloaded when they are older than keyRefresh
+// or when they lack kid. Reloads are at most keyRetry apart: a token with an
+// unknown kid waits for the next one (so a token signed with a key rotated in
+// elsewhere is accepted at once, and random kids cost one query a second). A
+// failed reload keeps the keys loaded before.
+func (a *Authenticator) signingKeys(ctx context.Context, kid string) *keyring.SigningKeys {
+	ks := a.set.Load()
+	_, known := ks.ByKID[kid]
+	if time.Since(ks.loaded) < keyRefresh && (kid == "" || known) {
+		return ks.SigningKeys
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for {
+		if cur := a.set.Load(); cur != ks { // reloaded since this call began
+			return cur.SigningKeys
 		}
-		// Two processes may race here; the loser's insert fails and it reads the winner's key.
-		_ = client.ServerKey.Create().SetID(id).SetSecret(k).Exec(ctx)
-		key, err = client.ServerKey.Get(ctx, id)
+		wait := keyRetry - time.Since(a.tried)
+		if wait <= 0 {
+			break
+		}
+		if kid == "" { // only stale: the keys at hand will do
+			return ks.SigningKeys
+		}
+		a.mu.Unlock()
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+		}
+		a.mu.Lock()
+		if ctx.Err() != nil {
+			return ks.SigningKeys
+		}
 	}
+	a.tried = time.Now()
+	fresh, err := a.keys.SigningKeys(ctx)
 	if err != nil {
-		return nil, err
+		slog.Default().Warn("reload the token-signing keys (keeping those loaded before)", "err", err)
+		return ks.SigningKeys
 	}
-	if len(key.Secret) != 32 {
-		return nil, fmt.Errorf("stored %s has %d bytes, want 32", id, len(key.Secret))
+	a.set.Store(&keySet{SigningKeys: fresh, loaded: time.Now()})
+	return fresh
+}
+
+// ReloadKeys loads the token-signing keys now (after a rotation in this process).
+func (a *Authenticator) ReloadKeys(ctx context.Context) error {
+	fresh, err := a.keys.SigningKeys(ctx)
+	if err != nil {
+		return err
 	}
-	return key.Secret, nil
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.tried = time.Now()
+	a.set.Store(&keySet{SigningKeys: fresh, loaded: time.Now()})
+	return nil
+}
+
+// SigningKID is the kid of the key new tokens are signed with.
+func (a *Authenticator) SigningKID() string {
+	return a.signingKeys(context.Background(), "").Current.KID
 }
 
 // Issue signs a token for the account, optionally confined to org.
 func (a *Authenticator) Issue(acc *ent.Account, org *uuid.UUID, ttl time.Duration) (string, time.Time, error) {
+	key := a.signingKeys(context.Background(), "").Current
 	now := a.now()
 	exp := now.Add(ttl)
 	claims := Claims{RegisteredClaims: jwt.RegisteredClaims{
@@ -123,7 +193,9 @@ func (a *Authenticator) Issue(acc *ent.Account, org *uuid.UUID, ttl time.Duratio
 	if org != nil {
 		claims.Org = org.String()
 	}
-	s, err := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims).SignedString(a.priv)
+	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
+	tok.Header["kid"] = key.KID
+	s, err := tok.SignedString(key.Private)
 	return s, exp, err
 }
 
@@ -136,7 +208,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*Princi
 		return a.authenticateAPIKey(ctx, token)
 	}
 	var claims Claims
-	_, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return a.pub, nil },
+	_, err := jwt.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) { return a.verificationKey(ctx, t) },
 		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
 		jwt.WithIssuer("orgraph"), jwt.WithExpirationRequired(), jwt.WithTimeFunc(a.now))
 	if err != nil {
@@ -162,6 +234,31 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*Princi
 		p.TokenOrg = &org
 	}
 	return p, nil
+}
+
+// verificationKey is the public key that must have signed t: the one its kid
+// names (no kid: the key moved out of an older orgraph's database), while it
+// verifies.
+func (a *Authenticator) verificationKey(ctx context.Context, t *jwt.Token) (any, error) {
+	var keys *keyring.SigningKeys
+	kid := keyring.LegacySigningKID
+	if v, ok := t.Header["kid"]; ok {
+		s, ok := v.(string)
+		if !ok || s == "" {
+			return nil, ErrInvalidToken
+		}
+		kid = s
+		keys = a.signingKeys(ctx, kid)
+	} else {
+		// no kid: the legacy key is there from the start or never, so an
+		// absent one is no reason to reload
+		keys = a.signingKeys(ctx, "")
+	}
+	key, ok := keys.ByKID[kid]
+	if !ok || (key.ExpiresAt != nil && !a.now().Before(*key.ExpiresAt)) {
+		return nil, ErrInvalidToken
+	}
+	return key.Public, nil
 }
 
 // HashSecret is how API keys and client secrets are stored: only their SHA-256

@@ -188,6 +188,15 @@ func TestCeilingNarrowsDown(t *testing.T) {
 			if r := in.Do(alice, `mutation($id: ID!) { updateOrganization(id: $id, input: {capabilities: ["core", "applications"]}) { id } }`, map[string]any{"id": mid}); r.Code() != "BAD_USER_INPUT" {
 				t.Fatalf("widen a suborg beyond its parent: %s", r.Raw)
 			}
+			// Lists and filters follow the ceiling like checks do: the leaf's
+			// application is no longer listed, found by a filter or counted.
+			lists := in.Do(alice, `query($leaf: ID!) {
+				found: organizations(where: {hasApplicationsWith: {name: "web"}}) { totalCount }
+				leaf: organization(id: $leaf) { name }
+			}`, map[string]any{"leaf": leaf})
+			if testutil.Get(lists.Data, "found", "totalCount") != float64(0) || testutil.Str(lists.Data, "leaf", "name") != "Leaf" {
+				t.Fatalf("a filter over applications finds an org whose ceiling forbids reading them: %s", lists.Raw)
+			}
 		})
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/orgraph/orgraph/ent/applicationkey"
+	"github.com/orgraph/orgraph/ent/sealedkey"
 	"github.com/orgraph/orgraph/internal/app"
 	"github.com/orgraph/orgraph/internal/auth"
 	"github.com/orgraph/orgraph/internal/gate"
@@ -618,14 +619,16 @@ func TestApplicationKeys(t *testing.T) {
 			if bytes.Contains(row.PrivateKey, priv.Seed()) || len(row.PrivateKey) < 32+12+16 || row.DataKeyID != service.DataKeyID(dataKey) {
 				t.Fatalf("private key at rest: %x (%s)", row.PrivateKey, row.DataKeyID)
 			}
-			for _, table := range []string{"application_keys", "audit_events", "server_keys"} {
+			for _, table := range []string{"application_keys", "audit_events", "server_keys", "sealed_keys"} {
 				if rawRowsContain(t, in, table, priv.Seed()) || rawRowsContain(t, in, table, []byte(base64.RawURLEncoding.EncodeToString(priv.Seed()))) {
 					t.Fatalf("%s holds the private key in clear", table)
 				}
 			}
-			// a configured data key is not stored in the database
-			if n, _ := in.Store.Client.ServerKey.Query().Count(ctx); n != 1 || rawRowsContain(t, in, "server_keys", dataKey) {
-				t.Fatalf("server keys: %d", n)
+			// a configured data key is not stored in the database, not even sealed;
+			// nothing is in plaintext in server_keys any more
+			stored, _ := in.Store.Client.SealedKey.Query().Where(sealedkey.KindEQ(sealedkey.KindDATA)).Count(ctx)
+			if n, _ := in.Store.Client.ServerKey.Query().Count(ctx); n != 0 || stored != 0 || rawRowsContain(t, in, "sealed_keys", dataKey) {
+				t.Fatalf("server keys: %d plaintext, %d stored data keys", n, stored)
 			}
 
 			// CLIENT_AUTH: the secret is returned once, only its hash is stored
@@ -705,12 +708,19 @@ func TestSigningKeyOverlapEnds(t *testing.T) {
 	if n := count(); n != 1 {
 		t.Fatalf("after the overlap: %d keys", n)
 	}
-	// the generated data key lives in the ServerKey table and decrypts the key
-	if _, err := in.Store.Client.ServerKey.Get(ctx, "data-key-aes256"); err != nil {
-		t.Fatalf("generated data key: %v", err)
-	}
-	if _, _, err := in.Service.SigningKey(ctx, uuid.MustParse(a["id"].(string))); err != nil {
+	// the generated data key is stored sealed (under the master key of the key
+	// file) and decrypts the key
+	kid, _, err := in.Service.SigningKey(ctx, uuid.MustParse(a["id"].(string)))
+	if err != nil {
 		t.Fatal(err)
+	}
+	row := in.Store.Client.ApplicationKey.Query().Where(applicationkey.Kid(kid)).OnlyX(ctx)
+	dk, err := in.Store.Client.SealedKey.Get(ctx, row.DataKeyID)
+	if err != nil || dk.Kind != sealedkey.KindDATA || dk.MasterKeyID != in.Keys.MasterKeyID() || !bytes.Equal(in.Keys.DataKey(), mustDataKey(t, in, row.DataKeyID)) {
+		t.Fatalf("generated data key %s: %+v %v", row.DataKeyID, dk, err)
+	}
+	if rawRowsContain(t, in, "sealed_keys", in.Keys.DataKey()) {
+		t.Fatal("the data key is stored in plaintext")
 	}
 }
 
@@ -1057,4 +1067,14 @@ func TestConcurrentRegistrationSharesOnePerson(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mustDataKey is the data key id names, as the keyring opens it.
+func mustDataKey(t *testing.T, in *testutil.Instance, id string) []byte {
+	t.Helper()
+	keys, err := in.Keys.DataKeys(context.Background())
+	if err != nil || keys[id] == nil {
+		t.Fatalf("data key %s: %v", id, err)
+	}
+	return keys[id]
 }

@@ -345,6 +345,39 @@ func inSubtrees(s *sql.Selector, col string, roots []any, probe bool) *sql.Predi
 		Where(sql.And(sql.ColumnsEQ(c.C(orgclosure.FieldDescendantID), col), sql.In(ancestor, roots...))))
 }
 
+// underCeiling is "the org in column holds one of caps" (the org-role
+// ceiling): on the org row itself when the selector reads organizations by
+// id, through the org otherwise.
+func underCeiling(s *sql.Selector, column string, caps []string) *sql.Predicate {
+	if len(caps) == 0 {
+		return sql.False()
+	}
+	if column == organization.FieldID && s.TableName() == organization.Table {
+		return holdsCapability(s, s.C(organization.FieldCapabilities), caps)
+	}
+	orgs := sql.Dialect(s.Dialect()).Select(organization.FieldID).From(sql.Table(organization.Table))
+	orgs.Where(holdsCapability(orgs, orgs.C(organization.FieldCapabilities), caps))
+	return sql.In(s.C(column), orgs)
+}
+
+// holdsCapability is "the JSON array in col holds one of caps".
+func holdsCapability(s *sql.Selector, col string, caps []string) *sql.Predicate {
+	return sql.P(func(b *sql.Builder) {
+		if s.Dialect() == dialect.Postgres {
+			b.WriteString("EXISTS (SELECT 1 FROM jsonb_array_elements_text(" + col + ") AS cap(v) WHERE cap.v IN (")
+		} else {
+			b.WriteString("EXISTS (SELECT 1 FROM json_each(" + col + ") AS cap WHERE cap.value IN (")
+		}
+		for i, c := range caps {
+			if i > 0 {
+				b.Comma()
+			}
+			b.Arg(c)
+		}
+		b.WriteString("))")
+	})
+}
+
 // scopePredicate turns a policy scope into SQL on an org id column.
 func scopePredicate(s *sql.Selector, scope policy.Scope, sh shape, column string) *sql.Predicate {
 	col := s.C(column)
@@ -380,6 +413,9 @@ func scopePredicate(s *sql.Selector, scope policy.Scope, sh shape, column string
 			return sql.False()
 		}
 		preds = append(preds, inSubtrees(s, col, []any{within}, sh.probeWithin))
+	}
+	if scope.Ceiling != nil {
+		preds = append(preds, underCeiling(s, column, scope.Ceiling))
 	}
 	if len(preds) == 0 {
 		return sql.P(func(b *sql.Builder) { b.WriteString("1 = 1") })

@@ -1,21 +1,24 @@
 package service
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
+	"context"
 	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
 
+	entsql "entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 
+	"github.com/orgraph/orgraph/ent"
+	"github.com/orgraph/orgraph/ent/applicationkey"
+	"github.com/orgraph/orgraph/ent/predicate"
 	"github.com/orgraph/orgraph/internal/auth"
+	"github.com/orgraph/orgraph/internal/keyring"
 )
 
 // DefaultKeyOverlap is how long a superseded signing key stays listed.
@@ -52,13 +55,7 @@ func PairwiseSubject(sectorSecret []byte, personID uuid.UUID) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-func randomBytes(n int) ([]byte, error) {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		return nil, err
-	}
-	return b, nil
-}
+func randomBytes(n int) ([]byte, error) { return keyring.RandomBytes(n) }
 
 // newAnchor returns a fresh application anchor: "app_" and 22 base64url characters.
 func newAnchor() (string, error) {
@@ -92,10 +89,7 @@ func newClientSecret() (string, []byte, error) {
 func HashClientSecret(secret string) []byte { return auth.HashSecret(secret) }
 
 // DataKeyID fingerprints a data key, so a ciphertext names the key it needs.
-func DataKeyID(key []byte) string {
-	sum := sha256.Sum256(append([]byte("orgraph/data-key-id\x00"), key...))
-	return hex.EncodeToString(sum[:6])
-}
+func DataKeyID(key []byte) string { return keyring.DataKeyID(key) }
 
 // signingKeyAAD binds a ciphertext to its application and key id.
 func signingKeyAAD(appID uuid.UUID, kid string) []byte {
@@ -103,40 +97,10 @@ func signingKeyAAD(appID uuid.UUID, kid string) []byte {
 }
 
 // seal encrypts plaintext with AES-256-GCM; the output is nonce || ciphertext.
-func seal(key, plaintext, aad []byte) ([]byte, error) {
-	gcm, err := newGCM(key)
-	if err != nil {
-		return nil, err
-	}
-	nonce, err := randomBytes(gcm.NonceSize())
-	if err != nil {
-		return nil, err
-	}
-	return gcm.Seal(nonce, nonce, plaintext, aad), nil
-}
+func seal(key, plaintext, aad []byte) ([]byte, error) { return keyring.Seal(key, plaintext, aad) }
 
 // open reverses seal.
-func open(key, sealed, aad []byte) ([]byte, error) {
-	gcm, err := newGCM(key)
-	if err != nil {
-		return nil, err
-	}
-	if len(sealed) < gcm.NonceSize() {
-		return nil, errors.New("ciphertext too short")
-	}
-	return gcm.Open(nil, sealed[:gcm.NonceSize()], sealed[gcm.NonceSize():], aad)
-}
-
-func newGCM(key []byte) (cipher.AEAD, error) {
-	if len(key) != 32 {
-		return nil, fmt.Errorf("data key must be 32 bytes, not %d", len(key))
-	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(block)
-}
+func open(key, sealed, aad []byte) ([]byte, error) { return keyring.Unseal(key, sealed, aad) }
 
 // newSigningKey generates an Ed25519 key pair and seals its seed under the data key.
 func (s *Service) newSigningKey(appID uuid.UUID) (kid string, pub ed25519.PublicKey, sealed []byte, err error) {
@@ -152,4 +116,75 @@ func (s *Service) newSigningKey(appID uuid.UUID) (kid string, pub ed25519.Public
 	}
 	sealed, err = seal(s.cfg.Identity.DataKey, priv.Seed(), signingKeyAAD(appID, kid))
 	return kid, pub, sealed, err
+}
+
+// ResealReport tells what ResealApplicationKeys did.
+type ResealReport struct {
+	// Resealed counts the private keys now sealed under the target data key.
+	Resealed int
+	// Unopened counts, by data key id, the private keys left as they were: sealed
+	// under a data key that was not given, or that did not open under it.
+	Unopened map[string]int
+}
+
+// ResealApplicationKeys seals again, under the data key to, every application
+// private signing key sealed under another data key (keys holds the data keys
+// it may be sealed under, by DataKeyID), in one transaction. It is what a data
+// key rotation does to sealed data, and it runs at start-up to finish one (or
+// to seal what a server that had not restarted yet sealed under the previous
+// key). A row is updated only while it is still sealed under the key it was
+// read with.
+func ResealApplicationKeys(ctx context.Context, client *ent.Client, keys map[string][]byte, to []byte) (*ResealReport, error) {
+	toID := DataKeyID(to)
+	rep := &ResealReport{Unopened: map[string]int{}}
+	stale := []predicate.ApplicationKey{applicationkey.PrivateKeyNotNil(), applicationkey.Or(applicationkey.DataKeyIDIsNil(), applicationkey.DataKeyIDNEQ(toID))}
+	if n, err := client.ApplicationKey.Query().Where(stale...).Count(ctx); err != nil || n == 0 {
+		return rep, err
+	}
+	tx, err := client.Tx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	err = func() error {
+		rows, err := tx.ApplicationKey.Query().Where(stale...).All(ctx)
+		if err != nil {
+			return err
+		}
+		for _, row := range rows {
+			aad := signingKeyAAD(row.ApplicationID, row.Kid)
+			from, ok := keys[row.DataKeyID]
+			if !ok {
+				rep.Unopened[row.DataKeyID]++
+				continue
+			}
+			seed, err := open(from, row.PrivateKey, aad)
+			if err != nil {
+				rep.Unopened[row.DataKeyID]++
+				continue
+			}
+			sealed, err := seal(to, seed, aad)
+			if err != nil {
+				return err
+			}
+			n, err := tx.ApplicationKey.Update().Where(applicationkey.ID(row.ID), applicationkey.DataKeyID(row.DataKeyID)).
+				Modify(func(u *entsql.UpdateBuilder) {
+					u.Set(applicationkey.FieldPrivateKey, sealed).Set(applicationkey.FieldDataKeyID, toID)
+				}).Save(ctx)
+			if err != nil {
+				return fmt.Errorf("re-seal application key %s: %w", row.Kid, err)
+			}
+			rep.Resealed += n
+		}
+		return nil
+	}()
+	if err != nil {
+		return nil, errors.Join(err, tx.Rollback())
+	}
+	return rep, tx.Commit()
+}
+
+// DataKeysInUse lists the data keys that application private keys are sealed under.
+func DataKeysInUse(ctx context.Context, client *ent.Client) ([]string, error) {
+	return client.ApplicationKey.Query().Where(applicationkey.PrivateKeyNotNil(), applicationkey.DataKeyIDNotNil()).
+		Unique(true).Select(applicationkey.FieldDataKeyID).Strings(ctx)
 }

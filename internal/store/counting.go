@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"log"
 	"os"
 	"sync/atomic"
@@ -68,6 +70,53 @@ func (t *countingTx) Exec(ctx context.Context, query string, args, v any) error 
 func (t *countingTx) Query(ctx context.Context, query string, args, v any) error {
 	t.n.Add(1)
 	return t.Tx.Query(ctx, query, args, v)
+}
+
+// execQuerier is what ent's Client.ExecContext and Tx.ExecContext (raw
+// statements) ask of a driver or transaction.
+type execQuerier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+var errNoRawSQL = errors.New("raw statements are not supported by this driver")
+
+// ExecContext runs a raw statement (ent's Client.ExecContext).
+func (d *CountingDriver) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return execContext(ctx, d.Driver, &d.n, query, args)
+}
+
+// QueryContext runs a raw query (ent's Client.QueryContext).
+func (d *CountingDriver) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return queryContext(ctx, d.Driver, &d.n, query, args)
+}
+
+// ExecContext runs a raw statement in the transaction (ent's Tx.ExecContext).
+func (t *countingTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return execContext(ctx, t.Tx, t.n, query, args)
+}
+
+// QueryContext runs a raw query in the transaction (ent's Tx.QueryContext).
+func (t *countingTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return queryContext(ctx, t.Tx, t.n, query, args)
+}
+
+func execContext(ctx context.Context, under any, n *atomic.Int64, query string, args []any) (sql.Result, error) {
+	eq, ok := under.(execQuerier)
+	if !ok {
+		return nil, errNoRawSQL
+	}
+	n.Add(1)
+	return eq.ExecContext(ctx, query, args...)
+}
+
+func queryContext(ctx context.Context, under any, n *atomic.Int64, query string, args []any) (*sql.Rows, error) {
+	eq, ok := under.(execQuerier)
+	if !ok {
+		return nil, errNoRawSQL
+	}
+	n.Add(1)
+	return eq.QueryContext(ctx, query, args...)
 }
 
 var logSQL = os.Getenv("ORGRAPH_SQL_LOG") == "1"

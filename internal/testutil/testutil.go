@@ -88,6 +88,7 @@ func Start(t testing.TB, b Backend, opts ...Option) *Instance {
 	t.Helper()
 	cfg := app.DefaultConfig()
 	cfg.DB = DatabaseURL(t, b)
+	cfg.KeyFile = t.TempDir() + "/orgraph.keys"
 	cfg.Migrate = true
 	for _, o := range opts {
 		o(&cfg)

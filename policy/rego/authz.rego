@@ -113,20 +113,46 @@ grant := {
 #   The organizations whose items the subject may list for a read action, so
 #   that a list can be filtered in SQL instead of deciding once per row:
 #   {"all": platform admin, "orgs": [{"org", "subtree"}], "within": token org or null,
-#   "self": rows about the subject itself are listable too}.
+#   "self": rows about the subject itself are listable too,
+#   "ceiling": capabilities one of which the item's org must hold, or null}.
 #   An item is listable when (all or its org is an org of orgs, or a
 #   descendant of one whose subtree is true) and (within is null or its org is
 #   within or a descendant of within).
-#   Only the role matrix, inheritance and the token are considered here; the
-#   org-role ceiling and organization status are not, because they vary per
-#   organization. The per-item decision still applies them.
+#   The role matrix, inheritance, the token and the org-role ceiling
+#   ("ceiling": capabilities, checked per org in SQL) are considered here;
+#   organization status is not (it only restricts writes).
 #   Input: {"subject" (all memberships, any org), "token", "action"}.
 # entrypoint: true
 list_scope := {
 	"self": self_listable,
+	"ceiling": ceiling_capabilities,
 	"all": all_orgs,
 	"orgs": [{"org": org, "subtree": subtree(org)} | some org in sort(scope_orgs)],
-	"within": object.get(input, ["token", "org"], null),
+	"within": token_org,
+}
+
+default token_org := null
+
+token_org := input.token.org
+
+# METADATA
+# description: |
+#   The org-role ceiling for lists: the capabilities under which the action
+#   is allowed at all; an item is listable only in an org holding one of
+#   them (null when no ceiling applies: a platform admin's platform action).
+#   Rows about the subject itself are exempt, as in the decision.
+default ceiling_capabilities := null
+
+ceiling_capabilities := sort([c |
+	some c, permissions in data.orgraph.capabilities
+	input.action in permissions
+]) if {
+	not ceiling_exempt
+}
+
+ceiling_exempt if {
+	rbac.platform_admin
+	input.action in data.orgraph.platform_actions
 }
 
 # METADATA

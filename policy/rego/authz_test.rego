@@ -26,6 +26,7 @@ decide(patch) := decide_with(patch, fixtures.matrix)
 scope_with(request, d) := result if {
 	result := authz.list_scope with input as request
 		with data.orgraph.self_actions as d.self_actions
+		with data.orgraph.capabilities as d.capabilities
 		with data.orgraph.roles as d.roles
 		with data.orgraph.inherit as d.inherit
 		with data.orgraph.inherit_roles as d.inherit_roles
@@ -232,6 +233,7 @@ test_scope_lists_granting_memberships if {
 		"orgs": [{"org": "a", "subtree": true}, {"org": "c", "subtree": true}],
 		"within": null,
 		"self": true,
+		"ceiling": ["core"],
 	}
 	scope(scope_input(ms, "billing.update")).orgs == [{"org": "b", "subtree": true}]
 	scope(scope_input(ms, "members.invite")).orgs == []
@@ -253,7 +255,7 @@ test_scope_merges_memberships_on_one_org if {
 
 test_scope_platform_admin_sees_all if {
 	request := object.union(scope_input([], "organization.read"), {"subject": {"platform_admin": true}})
-	scope(request) == {"all": true, "orgs": [], "within": null, "self": false}
+	scope(request) == {"all": true, "orgs": [], "within": null, "self": false, "ceiling": ["core"]}
 	scope(object.union(request, {"action": "members.frobnicate"})).all == false
 }
 
@@ -372,4 +374,12 @@ test_scope_lists_ones_own_rows_for_self_actions_only if {
 	not scope(object.union(scope_input([], "members.read"), {"subject": {"type": "api_key"}})).self
 	no_self := object.union(fixtures.matrix, {"self_actions": ["invitations.read"]})
 	not scope_with(scope_input([], "members.read"), no_self).self
+}
+
+test_scope_ceiling_names_the_capabilities_of_the_action if {
+	scope(scope_input([], "application.read")).ceiling == ["applications"]
+	scope(scope_input([], "members.read")).ceiling == ["core"]
+	admin := object.union(scope_input([], "organization.delete"), {"subject": {"platform_admin": true}})
+	scope(admin).ceiling == null
+	scope(object.union(admin, {"action": "application.read"})).ceiling == ["applications"]
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/cors"
@@ -32,6 +31,7 @@ import (
 	"github.com/orgraph/orgraph/internal/apperr"
 	"github.com/orgraph/orgraph/internal/auth"
 	"github.com/orgraph/orgraph/internal/gate"
+	"github.com/orgraph/orgraph/server/graphiql"
 )
 
 // Config of the HTTP server.
@@ -115,7 +115,10 @@ func New(cfg Config) http.Handler {
 	}))
 	mux.Handle("POST /graphql", gql)
 	mux.Handle("GET /graphql", gql)
-	mux.Handle("GET /{$}", playground.Handler("orgraph", "/graphql"))
+	// GraphiQL, with its assets served from the binary (no CDN).
+	ide := graphiql.New("orgraph", "/graphql")
+	mux.HandleFunc("GET /{$}", ide.Page)
+	mux.HandleFunc("GET "+graphiql.Prefix, ide.Assets)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 	})

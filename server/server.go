@@ -46,11 +46,19 @@ type Config struct {
 	Registry      *prometheus.Registry
 	MaxDepth      int
 	MaxComplexity int
-	MaxBodyBytes  int64
-	Introspection bool
+	// MaxFragments and MaxRepeatedSelections bound the shapes of a document
+	// that make its validation slow (see documentLimits); 0 is no limit.
+	MaxFragments          int
+	MaxRepeatedSelections int
+	MaxBodyBytes          int64
+	Introspection         bool
 	// CORSOrigins may call the API from a browser ("*" for any); none by default.
 	CORSOrigins []string
 }
+
+// parserTokenLimit bounds parsing before any other limit runs: a query of
+// more tokens than any real client sends is refused outright.
+const parserTokenLimit = 20000
 
 type requestIDKey struct{}
 
@@ -77,12 +85,13 @@ func New(cfg Config) http.Handler {
 	srv := handler.New(graph.NewSchema(cfg.Resolver))
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
-	// Parsing is bounded before any limit below runs: a query of more tokens
-	// than any real client sends is refused outright.
-	srv.SetParserTokenLimit(20000)
+	srv.SetParserTokenLimit(parserTokenLimit)
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	// Automatic persisted queries: frontends send a hash instead of the text.
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	// after the persisted query's text is known, before it is validated
+	srv.Use(documentLimits{maxFragments: cfg.MaxFragments, maxRepeats: cfg.MaxRepeatedSelections,
+		tokenLimit: parserTokenLimit, passed: lru.New[struct{}](1000)})
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	}

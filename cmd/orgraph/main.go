@@ -38,14 +38,16 @@ type limitFlags struct {
 type serveCmd struct {
 	dbFlag
 	limitFlags
-	Addr          string        `default:":8080" env:"ORGRAPH_ADDR" help:"Listen address."`
-	PolicyDir     string        `name:"policy-dir" env:"ORGRAPH_POLICY_DIR" help:"Directory of .rego and data files (default: the embedded policy). Watched for changes."`
-	MaxDepth      int           `name:"max-depth" default:"64" help:"Maximum query depth."`
-	MaxComplexity int           `name:"max-complexity" default:"200000" help:"Maximum query complexity (lists multiply by first/last)."`
-	NoIntrospect  bool          `name:"no-introspection" help:"Disable schema introspection."`
-	CORSOrigins   []string      `name:"cors-origin" env:"ORGRAPH_CORS_ORIGINS" help:"Origins browsers may call the API from (repeatable; * for any)."`
-	DataKey       string        `name:"data-key" env:"ORGRAPH_DATA_KEY" help:"Base64 of 32 bytes encrypting application signing keys at rest (default: a generated key stored in the database)."`
-	KeyOverlap    time.Duration `name:"key-overlap" env:"ORGRAPH_KEY_OVERLAP" default:"24h" help:"How long a rotated-out application signing key stays listed."`
+	Addr                  string        `default:":8080" env:"ORGRAPH_ADDR" help:"Listen address."`
+	PolicyDir             string        `name:"policy-dir" env:"ORGRAPH_POLICY_DIR" help:"Directory of .rego and data files (default: the embedded policy). Watched for changes."`
+	MaxDepth              int           `name:"max-depth" default:"64" help:"Maximum query depth."`
+	MaxComplexity         int           `name:"max-complexity" default:"200000" help:"Maximum query complexity (lists multiply by first/last)."`
+	MaxFragments          int           `name:"max-fragments" default:"50" help:"Fragments one query document may define."`
+	MaxRepeatedSelections int           `name:"max-repeated-selections" default:"100" help:"Times one query document may repeat a field or fragment within a selection set, in all."`
+	NoIntrospect          bool          `name:"no-introspection" help:"Disable schema introspection."`
+	CORSOrigins           []string      `name:"cors-origin" env:"ORGRAPH_CORS_ORIGINS" help:"Origins browsers may call the API from (repeatable; * for any)."`
+	DataKey               string        `name:"data-key" env:"ORGRAPH_DATA_KEY" help:"Base64 of 32 bytes encrypting application signing keys at rest (default: a generated key stored in the database)."`
+	KeyOverlap            time.Duration `name:"key-overlap" env:"ORGRAPH_KEY_OVERLAP" default:"24h" help:"How long a rotated-out application signing key stays listed."`
 }
 
 func (c *serveCmd) Run(logger *slog.Logger) error {
@@ -59,6 +61,7 @@ func (c *serveCmd) Run(logger *slog.Logger) error {
 	cfg.Limits.Applications, cfg.Limits.Sectors, cfg.Limits.Suborgs, cfg.Limits.OrgsOwned = c.MaxApplications, c.MaxSectors, c.MaxSuborgs, c.MaxOrgsOwned
 	cfg.InvitationTTL, cfg.MaxDepth, cfg.MaxComplexity, cfg.Introspection = c.InvitationTTL, c.MaxDepth, c.MaxComplexity, !c.NoIntrospect
 	cfg.CORSOrigins = c.CORSOrigins
+	cfg.MaxFragments, cfg.MaxRepeatedSelections = c.MaxFragments, c.MaxRepeatedSelections
 	cfg.DataKey, cfg.KeyOverlap = c.DataKey, c.KeyOverlap
 	a, err := app.New(ctx, cfg)
 	if err != nil {

@@ -33,9 +33,13 @@ type Config struct {
 	TokenTTL      time.Duration
 	MaxDepth      int
 	MaxComplexity int
-	Introspection bool
-	CORSOrigins   []string
-	Logger        *slog.Logger
+	// MaxFragments and MaxRepeatedSelections bound the shapes of a document
+	// that make its validation slow.
+	MaxFragments          int
+	MaxRepeatedSelections int
+	Introspection         bool
+	CORSOrigins           []string
+	Logger                *slog.Logger
 	// DataKey (base64 of 32 bytes) encrypts secrets at rest; "" reads
 	// $ORGRAPH_DATA_KEY, and without it a generated key stored in the database is used.
 	DataKey string
@@ -49,13 +53,15 @@ type Config struct {
 // DefaultConfig holds the documented defaults.
 func DefaultConfig() Config {
 	return Config{
-		Limits:        service.Limits{Applications: 100, Sectors: 50, Suborgs: 1000, OrgsOwned: 100},
-		InvitationTTL: 7 * 24 * time.Hour,
-		TokenTTL:      time.Hour,
-		MaxDepth:      64,
-		MaxComplexity: 200000,
-		Introspection: true,
-		KeyOverlap:    service.DefaultKeyOverlap,
+		Limits:                service.Limits{Applications: 100, Sectors: 50, Suborgs: 1000, OrgsOwned: 100},
+		InvitationTTL:         7 * 24 * time.Hour,
+		TokenTTL:              time.Hour,
+		MaxDepth:              64,
+		MaxComplexity:         200000,
+		MaxFragments:          50,
+		MaxRepeatedSelections: 100,
+		Introspection:         true,
+		KeyOverlap:            service.DefaultKeyOverlap,
 	}
 }
 
@@ -121,6 +127,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	h := server.New(server.Config{
 		Resolver: res, Client: st.Client, Auth: au, Gate: g, Ping: st.Ping, PolicyVersion: eng.Version,
 		Logger: cfg.Logger, Registry: reg, MaxDepth: cfg.MaxDepth, MaxComplexity: cfg.MaxComplexity,
+		MaxFragments: cfg.MaxFragments, MaxRepeatedSelections: cfg.MaxRepeatedSelections,
 		Introspection: cfg.Introspection, CORSOrigins: cfg.CORSOrigins,
 	})
 	return &App{Store: st, Engine: eng, Gate: g, Service: svc, Auth: au, Handler: h, Registry: reg}, nil

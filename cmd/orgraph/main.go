@@ -44,6 +44,7 @@ type serveCmd struct {
 	MaxComplexity         int           `name:"max-complexity" default:"200000" help:"Maximum query complexity (lists multiply by first/last)."`
 	MaxFragments          int           `name:"max-fragments" default:"50" help:"Fragments one query document may define."`
 	MaxRepeatedSelections int           `name:"max-repeated-selections" default:"100" help:"Times one query document may repeat a field or fragment within a selection set, in all."`
+	MaxBatch              int           `name:"max-batch" default:"10" help:"Operations one batched request (a JSON array body) may hold; 0 refuses batches."`
 	NoIntrospect          bool          `name:"no-introspection" help:"Disable schema introspection."`
 	CORSOrigins           []string      `name:"cors-origin" env:"ORGRAPH_CORS_ORIGINS" help:"Origins browsers may call the API from (repeatable; * for any)."`
 	DataKey               string        `name:"data-key" env:"ORGRAPH_DATA_KEY" help:"Base64 of 32 bytes encrypting application signing keys at rest (default: a generated key stored in the database)."`
@@ -61,7 +62,7 @@ func (c *serveCmd) Run(logger *slog.Logger) error {
 	cfg.Limits.Applications, cfg.Limits.Sectors, cfg.Limits.Suborgs, cfg.Limits.OrgsOwned = c.MaxApplications, c.MaxSectors, c.MaxSuborgs, c.MaxOrgsOwned
 	cfg.InvitationTTL, cfg.MaxDepth, cfg.MaxComplexity, cfg.Introspection = c.InvitationTTL, c.MaxDepth, c.MaxComplexity, !c.NoIntrospect
 	cfg.CORSOrigins = c.CORSOrigins
-	cfg.MaxFragments, cfg.MaxRepeatedSelections = c.MaxFragments, c.MaxRepeatedSelections
+	cfg.MaxFragments, cfg.MaxRepeatedSelections, cfg.MaxBatch = c.MaxFragments, c.MaxRepeatedSelections, c.MaxBatch
 	cfg.DataKey, cfg.KeyOverlap = c.DataKey, c.KeyOverlap
 	a, err := app.New(ctx, cfg)
 	if err != nil {

@@ -37,9 +37,11 @@ type Config struct {
 	// that make its validation slow.
 	MaxFragments          int
 	MaxRepeatedSelections int
-	Introspection         bool
-	CORSOrigins           []string
-	Logger                *slog.Logger
+	// MaxBatch is how many operations one JSON array body may hold (0 refuses arrays).
+	MaxBatch      int
+	Introspection bool
+	CORSOrigins   []string
+	Logger        *slog.Logger
 	// DataKey (base64 of 32 bytes) encrypts secrets at rest; "" reads
 	// $ORGRAPH_DATA_KEY, and without it a generated key stored in the database is used.
 	DataKey string
@@ -60,6 +62,7 @@ func DefaultConfig() Config {
 		MaxComplexity:         200000,
 		MaxFragments:          50,
 		MaxRepeatedSelections: 100,
+		MaxBatch:              10,
 		Introspection:         true,
 		KeyOverlap:            service.DefaultKeyOverlap,
 	}
@@ -127,7 +130,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	h := server.New(server.Config{
 		Resolver: res, Client: st.Client, Auth: au, Gate: g, Ping: st.Ping, PolicyVersion: eng.Version,
 		Logger: cfg.Logger, Registry: reg, MaxDepth: cfg.MaxDepth, MaxComplexity: cfg.MaxComplexity,
-		MaxFragments: cfg.MaxFragments, MaxRepeatedSelections: cfg.MaxRepeatedSelections,
+		MaxFragments: cfg.MaxFragments, MaxRepeatedSelections: cfg.MaxRepeatedSelections, MaxBatch: cfg.MaxBatch,
 		Introspection: cfg.Introspection, CORSOrigins: cfg.CORSOrigins,
 	})
 	return &App{Store: st, Engine: eng, Gate: g, Service: svc, Auth: au, Handler: h, Registry: reg}, nil

@@ -50,6 +50,8 @@ type Config struct {
 	MaxFragments          int
 	MaxRepeatedSelections int
 	MaxBodyBytes          int64
+	// Inputs caps the arguments of every field; zero fields are no cap.
+	Inputs InputLimits
 	// MaxBatch is how many operations a JSON array body may hold; 0 refuses arrays.
 	MaxBatch      int
 	Introspection bool
@@ -99,6 +101,7 @@ func New(cfg Config) http.Handler {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(queryLimits{maxDepth: cfg.MaxDepth, maxComplexity: cfg.MaxComplexity})
+	srv.Use(&inputLimits{InputLimits: cfg.Inputs})
 	srv.Use(listArgs{})
 	srv.SetErrorPresenter(cfg.present)
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {

@@ -21,6 +21,7 @@ import (
 	"github.com/orgraph/orgraph/internal/gate"
 	"github.com/orgraph/orgraph/internal/store"
 	"github.com/orgraph/orgraph/policy"
+	"github.com/orgraph/orgraph/server"
 )
 
 type dbFlag struct {
@@ -45,6 +46,11 @@ type serveCmd struct {
 	MaxFragments          int           `name:"max-fragments" default:"50" help:"Fragments one query document may define."`
 	MaxRepeatedSelections int           `name:"max-repeated-selections" default:"100" help:"Times one query document may repeat a field or fragment within a selection set, in all."`
 	MaxBatch              int           `name:"max-batch" default:"10" help:"Operations one batched request (a JSON array body) may hold; 0 refuses batches."`
+	MaxIDs                int           `name:"max-ids" default:"100" help:"IDs one nodes(ids:) may ask for."`
+	MaxInValues           int           `name:"max-in-values" default:"1000" help:"Values of one *In/*NotIn list of a where filter, and of all the lists of one filter together."`
+	MaxFilterEntries      int           `name:"max-filter-entries" default:"100" help:"Entries of one and/or list of a where filter."`
+	MaxFilterDepth        int           `name:"max-filter-depth" default:"10" help:"How deep where filters nest (not, and, or, has*With)."`
+	MaxFilterTerms        int           `name:"max-filter-terms" default:"500" help:"Filters and predicates in one where argument."`
 	NoIntrospect          bool          `name:"no-introspection" help:"Disable schema introspection."`
 	CORSOrigins           []string      `name:"cors-origin" env:"ORGRAPH_CORS_ORIGINS" help:"Origins browsers may call the API from (repeatable; * for any)."`
 	DataKey               string        `name:"data-key" env:"ORGRAPH_DATA_KEY" help:"Base64 of 32 bytes encrypting application signing keys at rest (default: a generated key stored in the database)."`
@@ -63,6 +69,7 @@ func (c *serveCmd) Run(logger *slog.Logger) error {
 	cfg.InvitationTTL, cfg.MaxDepth, cfg.MaxComplexity, cfg.Introspection = c.InvitationTTL, c.MaxDepth, c.MaxComplexity, !c.NoIntrospect
 	cfg.CORSOrigins = c.CORSOrigins
 	cfg.MaxFragments, cfg.MaxRepeatedSelections, cfg.MaxBatch = c.MaxFragments, c.MaxRepeatedSelections, c.MaxBatch
+	cfg.Inputs = server.InputLimits{IDs: c.MaxIDs, InValues: c.MaxInValues, FilterEntries: c.MaxFilterEntries, FilterDepth: c.MaxFilterDepth, FilterTerms: c.MaxFilterTerms}
 	cfg.DataKey, cfg.KeyOverlap = c.DataKey, c.KeyOverlap
 	a, err := app.New(ctx, cfg)
 	if err != nil {

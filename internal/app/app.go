@@ -37,6 +37,8 @@ type Config struct {
 	// that make its validation slow.
 	MaxFragments          int
 	MaxRepeatedSelections int
+	// Inputs caps the arguments of every field (ids, where filters).
+	Inputs server.InputLimits
 	// MaxBatch is how many operations one JSON array body may hold (0 refuses arrays).
 	MaxBatch      int
 	Introspection bool
@@ -52,6 +54,9 @@ type Config struct {
 	Decider func(gate.Engine) gate.Engine
 }
 
+// DefaultInputLimits are the documented caps on arguments.
+var DefaultInputLimits = server.InputLimits{IDs: 100, InValues: 1000, FilterEntries: 100, FilterDepth: 10, FilterTerms: 500}
+
 // DefaultConfig holds the documented defaults.
 func DefaultConfig() Config {
 	return Config{
@@ -62,6 +67,7 @@ func DefaultConfig() Config {
 		MaxComplexity:         200000,
 		MaxFragments:          50,
 		MaxRepeatedSelections: 100,
+		Inputs:                DefaultInputLimits,
 		MaxBatch:              10,
 		Introspection:         true,
 		KeyOverlap:            service.DefaultKeyOverlap,
@@ -131,6 +137,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Resolver: res, Client: st.Client, Auth: au, Gate: g, Ping: st.Ping, PolicyVersion: eng.Version,
 		Logger: cfg.Logger, Registry: reg, MaxDepth: cfg.MaxDepth, MaxComplexity: cfg.MaxComplexity,
 		MaxFragments: cfg.MaxFragments, MaxRepeatedSelections: cfg.MaxRepeatedSelections, MaxBatch: cfg.MaxBatch,
+		Inputs:        cfg.Inputs,
 		Introspection: cfg.Introspection, CORSOrigins: cfg.CORSOrigins,
 	})
 	return &App{Store: st, Engine: eng, Gate: g, Service: svc, Auth: au, Handler: h, Registry: reg}, nil

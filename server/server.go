@@ -53,8 +53,11 @@ type Config struct {
 	// Inputs caps the arguments of every field; zero fields are no cap.
 	Inputs InputLimits
 	// MaxBatch is how many operations a JSON array body may hold; 0 refuses arrays.
-	MaxBatch      int
-	Introspection bool
+	MaxBatch int
+	// RequestTimeout is the deadline of a GraphQL request (0: none); what
+	// runs over it, SQL included, is cancelled and answered TIMEOUT.
+	RequestTimeout time.Duration
+	Introspection  bool
 	// CORSOrigins may call the API from a browser ("*" for any); none by default.
 	CORSOrigins []string
 
@@ -124,10 +127,10 @@ func New(cfg Config) http.Handler {
 	})
 
 	mux := http.NewServeMux()
-	gql := cfg.withAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	gql := cfg.withDeadline(cfg.withAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := gate.WithRequest(graph.WithLoaders(r.Context(), cfg.Client))
 		srv.ServeHTTP(w, r.WithContext(ctx))
-	}))
+	})))
 	mux.Handle("/graphql", gql) // GET and POST; the transport answers 405 to other methods
 	mux.Handle("GET /{$}", playground.Handler("orgraph", "/graphql"))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -204,6 +207,19 @@ func (cfg Config) unauthorized(w http.ResponseWriter, r *http.Request, msg strin
 func (cfg Config) writeError(w http.ResponseWriter, r *http.Request, status int, err error) {
 	w.Header().Set("Content-Type", negotiate(r.Header.Get("Accept"))+"; charset=utf-8")
 	writeResult(w, status, result{Errors: gqlerror.List{cfg.present(r.Context(), err)}})
+}
+
+// withDeadline gives a GraphQL request its deadline: the SQL it runs is
+// cancelled when it passes, and the request is answered TIMEOUT.
+func (cfg Config) withDeadline(next http.Handler) http.Handler {
+	if cfg.RequestTimeout <= 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), cfg.RequestTimeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 func (cfg Config) withBodyLimit(next http.Handler) http.Handler {

@@ -45,6 +45,7 @@ type serveCmd struct {
 	MaxComplexity         int           `name:"max-complexity" default:"200000" help:"Maximum query complexity (lists multiply by first/last)."`
 	MaxFragments          int           `name:"max-fragments" default:"50" help:"Fragments one query document may define."`
 	MaxRepeatedSelections int           `name:"max-repeated-selections" default:"100" help:"Times one query document may repeat a field or fragment within a selection set, in all."`
+	RequestTimeout        time.Duration `name:"request-timeout" env:"ORGRAPH_REQUEST_TIMEOUT" default:"10s" help:"Deadline of one GraphQL request; its SQL is cancelled past it and it is answered TIMEOUT (0: none)."`
 	MaxBatch              int           `name:"max-batch" default:"10" help:"Operations one batched request (a JSON array body) may hold; 0 refuses batches."`
 	MaxIDs                int           `name:"max-ids" default:"100" help:"IDs one nodes(ids:) may ask for."`
 	MaxInValues           int           `name:"max-in-values" default:"1000" help:"Values of one *In/*NotIn list of a where filter, and of all the lists of one filter together."`
@@ -68,7 +69,8 @@ func (c *serveCmd) Run(logger *slog.Logger) error {
 	cfg.Limits.Applications, cfg.Limits.Sectors, cfg.Limits.Suborgs, cfg.Limits.OrgsOwned = c.MaxApplications, c.MaxSectors, c.MaxSuborgs, c.MaxOrgsOwned
 	cfg.InvitationTTL, cfg.MaxDepth, cfg.MaxComplexity, cfg.Introspection = c.InvitationTTL, c.MaxDepth, c.MaxComplexity, !c.NoIntrospect
 	cfg.CORSOrigins = c.CORSOrigins
-	cfg.MaxFragments, cfg.MaxRepeatedSelections, cfg.MaxBatch = c.MaxFragments, c.MaxRepeatedSelections, c.MaxBatch
+	cfg.RequestTimeout, cfg.MaxBatch = c.RequestTimeout, c.MaxBatch
+	cfg.MaxFragments, cfg.MaxRepeatedSelections = c.MaxFragments, c.MaxRepeatedSelections
 	cfg.Inputs = server.InputLimits{IDs: c.MaxIDs, InValues: c.MaxInValues, FilterEntries: c.MaxFilterEntries, FilterDepth: c.MaxFilterDepth, FilterTerms: c.MaxFilterTerms}
 	cfg.DataKey, cfg.KeyOverlap = c.DataKey, c.KeyOverlap
 	a, err := app.New(ctx, cfg)

@@ -40,10 +40,12 @@ type Config struct {
 	// Inputs caps the arguments of every field (ids, where filters).
 	Inputs server.InputLimits
 	// MaxBatch is how many operations one JSON array body may hold (0 refuses arrays).
-	MaxBatch      int
-	Introspection bool
-	CORSOrigins   []string
-	Logger        *slog.Logger
+	MaxBatch int
+	// RequestTimeout is the deadline of one GraphQL request (0: none).
+	RequestTimeout time.Duration
+	Introspection  bool
+	CORSOrigins    []string
+	Logger         *slog.Logger
 	// DataKey (base64 of 32 bytes) encrypts secrets at rest; "" reads
 	// $ORGRAPH_DATA_KEY, and without it a generated key stored in the database is used.
 	DataKey string
@@ -69,6 +71,7 @@ func DefaultConfig() Config {
 		MaxRepeatedSelections: 100,
 		Inputs:                DefaultInputLimits,
 		MaxBatch:              10,
+		RequestTimeout:        10 * time.Second,
 		Introspection:         true,
 		KeyOverlap:            service.DefaultKeyOverlap,
 	}
@@ -136,8 +139,8 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	h := server.New(server.Config{
 		Resolver: res, Client: st.Client, Auth: au, Gate: g, Ping: st.Ping, PolicyVersion: eng.Version,
 		Logger: cfg.Logger, Registry: reg, MaxDepth: cfg.MaxDepth, MaxComplexity: cfg.MaxComplexity,
-		MaxFragments: cfg.MaxFragments, MaxRepeatedSelections: cfg.MaxRepeatedSelections, MaxBatch: cfg.MaxBatch,
-		Inputs:        cfg.Inputs,
+		MaxFragments: cfg.MaxFragments, MaxRepeatedSelections: cfg.MaxRepeatedSelections,
+		Inputs: cfg.Inputs, MaxBatch: cfg.MaxBatch, RequestTimeout: cfg.RequestTimeout,
 		Introspection: cfg.Introspection, CORSOrigins: cfg.CORSOrigins,
 	})
 	return &App{Store: st, Engine: eng, Gate: g, Service: svc, Auth: au, Handler: h, Registry: reg}, nil

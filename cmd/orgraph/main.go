@@ -52,6 +52,7 @@ type serveCmd struct {
 	MaxFilterEntries      int           `name:"max-filter-entries" default:"100" help:"Entries of one and/or list of a where filter."`
 	MaxFilterDepth        int           `name:"max-filter-depth" default:"10" help:"How deep where filters nest (not, and, or, has*With)."`
 	MaxFilterTerms        int           `name:"max-filter-terms" default:"500" help:"Filters and predicates in one where argument."`
+	MaxVariableObjects    int           `name:"max-variable-objects" default:"1000" help:"JSON objects in the variables of one operation."`
 	NoIntrospect          bool          `name:"no-introspection" help:"Disable schema introspection."`
 	CORSOrigins           []string      `name:"cors-origin" env:"ORGRAPH_CORS_ORIGINS" help:"Origins browsers may call the API from (repeatable; * for any)."`
 	DataKey               string        `name:"data-key" env:"ORGRAPH_DATA_KEY" help:"Base64 of 32 bytes encrypting application signing keys at rest (default: a generated key stored in the database)."`
@@ -71,7 +72,7 @@ func (c *serveCmd) Run(logger *slog.Logger) error {
 	cfg.CORSOrigins = c.CORSOrigins
 	cfg.RequestTimeout, cfg.MaxBatch = c.RequestTimeout, c.MaxBatch
 	cfg.MaxFragments, cfg.MaxRepeatedSelections = c.MaxFragments, c.MaxRepeatedSelections
-	cfg.Inputs = server.InputLimits{IDs: c.MaxIDs, InValues: c.MaxInValues, FilterEntries: c.MaxFilterEntries, FilterDepth: c.MaxFilterDepth, FilterTerms: c.MaxFilterTerms}
+	cfg.Inputs = server.InputLimits{IDs: c.MaxIDs, InValues: c.MaxInValues, FilterEntries: c.MaxFilterEntries, FilterDepth: c.MaxFilterDepth, FilterTerms: c.MaxFilterTerms, VariableObjects: c.MaxVariableObjects}
 	cfg.DataKey, cfg.KeyOverlap = c.DataKey, c.KeyOverlap
 	a, err := app.New(ctx, cfg)
 	if err != nil {

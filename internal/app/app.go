@@ -57,7 +57,7 @@ type Config struct {
 }
 
 // DefaultInputLimits are the documented caps on arguments.
-var DefaultInputLimits = server.InputLimits{IDs: 100, InValues: 1000, FilterEntries: 100, FilterDepth: 10, FilterTerms: 500}
+var DefaultInputLimits = server.InputLimits{IDs: 100, InValues: 1000, FilterEntries: 100, FilterDepth: 10, FilterTerms: 500, VariableObjects: 1000}
 
 // DefaultConfig holds the documented defaults.
 func DefaultConfig() Config {

@@ -19,7 +19,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/cors"
@@ -46,11 +45,28 @@ type Config struct {
 	Registry      *prometheus.Registry
 	MaxDepth      int
 	MaxComplexity int
-	MaxBodyBytes  int64
-	Introspection bool
+	// MaxFragments and MaxRepeatedSelections bound the shapes of a document
+	// that make its validation slow (see documentLimits); 0 is no limit.
+	MaxFragments          int
+	MaxRepeatedSelections int
+	MaxBodyBytes          int64
+	// Inputs caps the arguments of every field; zero fields are no cap.
+	Inputs InputLimits
+	// MaxBatch is how many operations a JSON array body may hold; 0 refuses arrays.
+	MaxBatch int
+	// RequestTimeout is the deadline of a GraphQL request (0: none); what
+	// runs over it, SQL included, is cancelled and answered TIMEOUT.
+	RequestTimeout time.Duration
+	Introspection  bool
 	// CORSOrigins may call the API from a browser ("*" for any); none by default.
 	CORSOrigins []string
+
+	present graphql.ErrorPresenterFunc
 }
+
+// parserTokenLimit bounds parsing before any other limit runs: a query of
+// more tokens than any real client sends is refused outright.
+const parserTokenLimit = 20000
 
 type requestIDKey struct{}
 
@@ -73,22 +89,24 @@ func New(cfg Config) http.Handler {
 		cfg.Registry = prometheus.NewRegistry()
 	}
 	m := newMetrics(cfg.Registry)
+	cfg.present = apperr.Presenter(cfg.Logger)
 
 	srv := handler.New(graph.NewSchema(cfg.Resolver))
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
-	// Parsing is bounded before any limit below runs: a query of more tokens
-	// than any real client sends is refused outright.
-	srv.SetParserTokenLimit(20000)
+	srv.AddTransport(httpTransport{maxBatch: cfg.MaxBatch})
+	srv.SetParserTokenLimit(parserTokenLimit)
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	// Automatic persisted queries: frontends send a hash instead of the text.
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	// after the persisted query's text is known, before it is validated
+	srv.Use(documentLimits{maxFragments: cfg.MaxFragments, maxRepeats: cfg.MaxRepeatedSelections,
+		tokenLimit: parserTokenLimit, passed: lru.New[struct{}](1000)})
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(queryLimits{maxDepth: cfg.MaxDepth, maxComplexity: cfg.MaxComplexity})
+	srv.Use(&inputLimits{InputLimits: cfg.Inputs})
 	srv.Use(listArgs{})
-	srv.SetErrorPresenter(apperr.Present)
+	srv.SetErrorPresenter(cfg.present)
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
 		cfg.Logger.ErrorContext(ctx, "panic in resolver", "panic", v)
 		return errors.New("panic")
@@ -109,12 +127,11 @@ func New(cfg Config) http.Handler {
 	})
 
 	mux := http.NewServeMux()
-	gql := cfg.withAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	gql := cfg.withDeadline(cfg.withAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := gate.WithRequest(graph.WithLoaders(r.Context(), cfg.Client))
 		srv.ServeHTTP(w, r.WithContext(ctx))
-	}))
-	mux.Handle("POST /graphql", gql)
-	mux.Handle("GET /graphql", gql)
+	})))
+	mux.Handle("/graphql", gql) // GET and POST; the transport answers 405 to other methods
 	// GraphiQL, with its assets served from the binary (no CDN).
 	ide := graphiql.New("orgraph", "/graphql")
 	mux.HandleFunc("GET /{$}", ide.Page)
@@ -157,19 +174,22 @@ func (cfg Config) withAuth(next http.Handler) http.Handler {
 		if h := r.Header.Get("Authorization"); h != "" {
 			scheme, rest, ok := strings.Cut(h, " ")
 			if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(rest) == "" {
-				unauthorized(w, "malformed Authorization header: want Bearer <token>")
+				cfg.unauthorized(w, r, "malformed Authorization header: want Bearer <token>")
 				return
 			}
 			token = strings.TrimSpace(rest)
 		}
 		p, err := cfg.Auth.Authenticate(r.Context(), token)
 		if errors.Is(err, auth.ErrInvalidToken) {
-			unauthorized(w, err.Error())
+			cfg.unauthorized(w, r, err.Error())
 			return
 		}
 		if err != nil {
-			cfg.Logger.ErrorContext(r.Context(), "authenticate", "err", err)
-			writeJSON(w, http.StatusInternalServerError, map[string]any{"errors": []map[string]any{{"message": "internal error", "extensions": map[string]any{"code": "INTERNAL"}}}})
+			status := http.StatusInternalServerError
+			if apperr.CodeOf(err) == apperr.Timeout {
+				status = http.StatusServiceUnavailable
+			}
+			cfg.writeError(w, r, status, err)
 			return
 		}
 		ctx := r.Context()
@@ -180,15 +200,35 @@ func (cfg Config) withAuth(next http.Handler) http.Handler {
 	})
 }
 
-func unauthorized(w http.ResponseWriter, msg string) {
+func (cfg Config) unauthorized(w http.ResponseWriter, r *http.Request, msg string) {
 	w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-	writeJSON(w, http.StatusUnauthorized, map[string]any{"errors": []*gqlerror.Error{{Message: msg, Extensions: map[string]any{"code": "UNAUTHENTICATED"}}}})
+	cfg.writeError(w, r, http.StatusUnauthorized, apperr.New(apperr.Unauthenticated, "%s", msg))
+}
+
+// writeError answers an HTTP request with err as a GraphQL error, mapped to
+// its code (and logged) by the same presenter as every GraphQL error.
+func (cfg Config) writeError(w http.ResponseWriter, r *http.Request, status int, err error) {
+	w.Header().Set("Content-Type", negotiate(r.Header.Get("Accept"))+"; charset=utf-8")
+	writeResult(w, status, result{Errors: gqlerror.List{cfg.present(r.Context(), err)}})
+}
+
+// withDeadline gives a GraphQL request its deadline: the SQL it runs is
+// cancelled when it passes, and the request is answered TIMEOUT.
+func (cfg Config) withDeadline(next http.Handler) http.Handler {
+	if cfg.RequestTimeout <= 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), cfg.RequestTimeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 func (cfg Config) withBodyLimit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > cfg.MaxBodyBytes {
-			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"errors": []map[string]any{{"message": "request body too large", "extensions": map[string]any{"code": "BAD_USER_INPUT"}}}})
+			cfg.writeError(w, r, http.StatusRequestEntityTooLarge, apperr.New(apperr.BadUserInput, "request body larger than %d bytes", cfg.MaxBodyBytes))
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, cfg.MaxBodyBytes)

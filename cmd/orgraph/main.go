@@ -21,6 +21,7 @@ import (
 	"github.com/orgraph/orgraph/internal/gate"
 	"github.com/orgraph/orgraph/internal/store"
 	"github.com/orgraph/orgraph/policy"
+	"github.com/orgraph/orgraph/server"
 )
 
 type dbFlag struct {
@@ -44,14 +45,24 @@ type serveCmd struct {
 	dbFlag
 	keyFlags
 	limitFlags
-	Addr          string        `default:":8080" env:"ORGRAPH_ADDR" help:"Listen address."`
-	PolicyDir     string        `name:"policy-dir" env:"ORGRAPH_POLICY_DIR" help:"Directory of .rego and data files (default: the embedded policy). Watched for changes."`
-	MaxDepth      int           `name:"max-depth" default:"64" help:"Maximum query depth."`
-	MaxComplexity int           `name:"max-complexity" default:"200000" help:"Maximum query complexity (lists multiply by first/last)."`
-	NoIntrospect  bool          `name:"no-introspection" help:"Disable schema introspection."`
-	CORSOrigins   []string      `name:"cors-origin" env:"ORGRAPH_CORS_ORIGINS" help:"Origins browsers may call the API from (repeatable; * for any)."`
-	DataKey       string        `name:"data-key" env:"ORGRAPH_DATA_KEY" help:"Base64 of 32 bytes encrypting application signing keys at rest (default: a generated key stored in the database, sealed under the master key)."`
-	KeyOverlap    time.Duration `name:"key-overlap" env:"ORGRAPH_KEY_OVERLAP" default:"24h" help:"How long a rotated-out application signing key stays listed."`
+	Addr                  string        `default:":8080" env:"ORGRAPH_ADDR" help:"Listen address."`
+	PolicyDir             string        `name:"policy-dir" env:"ORGRAPH_POLICY_DIR" help:"Directory of .rego and data files (default: the embedded policy). Watched for changes."`
+	MaxDepth              int           `name:"max-depth" default:"64" help:"Maximum query depth."`
+	MaxComplexity         int           `name:"max-complexity" default:"200000" help:"Maximum query complexity (lists multiply by first/last)."`
+	MaxFragments          int           `name:"max-fragments" default:"50" help:"Fragments one query document may define."`
+	MaxRepeatedSelections int           `name:"max-repeated-selections" default:"100" help:"Times one query document may repeat a field or fragment within a selection set, in all."`
+	RequestTimeout        time.Duration `name:"request-timeout" env:"ORGRAPH_REQUEST_TIMEOUT" default:"10s" help:"Deadline of one GraphQL request; its SQL is cancelled past it and it is answered TIMEOUT (0: none)."`
+	MaxBatch              int           `name:"max-batch" default:"10" help:"Operations one batched request (a JSON array body) may hold; 0 refuses batches."`
+	MaxIDs                int           `name:"max-ids" default:"100" help:"IDs one nodes(ids:) may ask for."`
+	MaxInValues           int           `name:"max-in-values" default:"1000" help:"Values of one *In/*NotIn list of a where filter, and of all the lists of one filter together."`
+	MaxFilterEntries      int           `name:"max-filter-entries" default:"100" help:"Entries of one and/or list of a where filter."`
+	MaxFilterDepth        int           `name:"max-filter-depth" default:"10" help:"How deep where filters nest (not, and, or, has*With)."`
+	MaxFilterTerms        int           `name:"max-filter-terms" default:"500" help:"Filters and predicates in one where argument."`
+	MaxVariableObjects    int           `name:"max-variable-objects" default:"1000" help:"JSON objects in the variables of one operation."`
+	NoIntrospect          bool          `name:"no-introspection" help:"Disable schema introspection."`
+	CORSOrigins           []string      `name:"cors-origin" env:"ORGRAPH_CORS_ORIGINS" help:"Origins browsers may call the API from (repeatable; * for any)."`
+	DataKey               string        `name:"data-key" env:"ORGRAPH_DATA_KEY" help:"Base64 of 32 bytes encrypting application signing keys at rest (default: a generated key stored in the database, sealed under the master key)."`
+	KeyOverlap            time.Duration `name:"key-overlap" env:"ORGRAPH_KEY_OVERLAP" default:"24h" help:"How long a rotated-out application signing key stays listed."`
 }
 
 func (c *serveCmd) Run(logger *slog.Logger) error {
@@ -65,6 +76,9 @@ func (c *serveCmd) Run(logger *slog.Logger) error {
 	cfg.Limits.Applications, cfg.Limits.Sectors, cfg.Limits.Suborgs, cfg.Limits.OrgsOwned = c.MaxApplications, c.MaxSectors, c.MaxSuborgs, c.MaxOrgsOwned
 	cfg.InvitationTTL, cfg.MaxDepth, cfg.MaxComplexity, cfg.Introspection = c.InvitationTTL, c.MaxDepth, c.MaxComplexity, !c.NoIntrospect
 	cfg.CORSOrigins = c.CORSOrigins
+	cfg.RequestTimeout, cfg.MaxBatch = c.RequestTimeout, c.MaxBatch
+	cfg.MaxFragments, cfg.MaxRepeatedSelections = c.MaxFragments, c.MaxRepeatedSelections
+	cfg.Inputs = server.InputLimits{IDs: c.MaxIDs, InValues: c.MaxInValues, FilterEntries: c.MaxFilterEntries, FilterDepth: c.MaxFilterDepth, FilterTerms: c.MaxFilterTerms, VariableObjects: c.MaxVariableObjects}
 	cfg.DataKey, cfg.KeyOverlap, cfg.KeyFile = c.DataKey, c.KeyOverlap, c.KeyFile
 	a, err := app.New(ctx, cfg)
 	if err != nil {

@@ -34,9 +34,19 @@ type Config struct {
 	TokenTTL      time.Duration
 	MaxDepth      int
 	MaxComplexity int
-	Introspection bool
-	CORSOrigins   []string
-	Logger        *slog.Logger
+	// MaxFragments and MaxRepeatedSelections bound the shapes of a document
+	// that make its validation slow.
+	MaxFragments          int
+	MaxRepeatedSelections int
+	// Inputs caps the arguments of every field (ids, where filters).
+	Inputs server.InputLimits
+	// MaxBatch is how many operations one JSON array body may hold (0 refuses arrays).
+	MaxBatch int
+	// RequestTimeout is the deadline of one GraphQL request (0: none).
+	RequestTimeout time.Duration
+	Introspection  bool
+	CORSOrigins    []string
+	Logger         *slog.Logger
 	// KeyFile holds the master key that seals the server's keys in the
 	// database; it is created (mode 0600) on first start. "" reads
 	// $ORGRAPH_KEY_FILE, else the key file is next to an SQLite database file
@@ -56,16 +66,24 @@ type Config struct {
 	Decider func(gate.Engine) gate.Engine
 }
 
+// DefaultInputLimits are the documented caps on arguments.
+var DefaultInputLimits = server.InputLimits{IDs: 100, InValues: 1000, FilterEntries: 100, FilterDepth: 10, FilterTerms: 500, VariableObjects: 1000}
+
 // DefaultConfig holds the documented defaults.
 func DefaultConfig() Config {
 	return Config{
-		Limits:        service.Limits{Applications: 100, Sectors: 50, Suborgs: 1000, OrgsOwned: 100},
-		InvitationTTL: 7 * 24 * time.Hour,
-		TokenTTL:      time.Hour,
-		MaxDepth:      64,
-		MaxComplexity: 200000,
-		Introspection: true,
-		KeyOverlap:    service.DefaultKeyOverlap,
+		Limits:                service.Limits{Applications: 100, Sectors: 50, Suborgs: 1000, OrgsOwned: 100},
+		InvitationTTL:         7 * 24 * time.Hour,
+		TokenTTL:              time.Hour,
+		MaxDepth:              64,
+		MaxComplexity:         200000,
+		MaxFragments:          50,
+		MaxRepeatedSelections: 100,
+		Inputs:                DefaultInputLimits,
+		MaxBatch:              10,
+		RequestTimeout:        10 * time.Second,
+		Introspection:         true,
+		KeyOverlap:            service.DefaultKeyOverlap,
 	}
 }
 
@@ -130,6 +148,8 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	h := server.New(server.Config{
 		Resolver: res, Client: st.Client, Auth: au, Gate: g, Ping: st.Ping, PolicyVersion: eng.Version,
 		Logger: cfg.Logger, Registry: reg, MaxDepth: cfg.MaxDepth, MaxComplexity: cfg.MaxComplexity,
+		MaxFragments: cfg.MaxFragments, MaxRepeatedSelections: cfg.MaxRepeatedSelections,
+		Inputs: cfg.Inputs, MaxBatch: cfg.MaxBatch, RequestTimeout: cfg.RequestTimeout,
 		Introspection: cfg.Introspection, CORSOrigins: cfg.CORSOrigins,
 	})
 	return &App{Store: st, Engine: eng, Gate: g, Service: svc, Auth: au, Keys: keys, Handler: h, Registry: reg}, nil

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/orgraph/orgraph/ent"
@@ -29,6 +30,16 @@ const (
 	LimitExceeded      Code = "LIMIT_EXCEEDED"
 	QueryTooComplex    Code = "QUERY_TOO_COMPLEX"
 	Internal           Code = "INTERNAL"
+	// Timeout: the request ran over its deadline (or its client went away)
+	// and what it was doing was cancelled.
+	Timeout Code = "TIMEOUT"
+)
+
+// The codes gqlgen gives to mistakes in the request itself.
+const (
+	ParseFailed            Code = "GRAPHQL_PARSE_FAILED"
+	ValidationFailed       Code = "GRAPHQL_VALIDATION_FAILED"
+	PersistedQueryNotFound Code = "PERSISTED_QUERY_NOT_FOUND"
 )
 
 // Error is a domain error with a code and a message safe to show.
@@ -63,7 +74,7 @@ func CodeOf(err error) Code {
 	case ent.IsValidationError(err):
 		return BadUserInput
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return Internal
+		return Timeout
 	}
 	return Internal
 }
@@ -71,9 +82,36 @@ func CodeOf(err error) Code {
 // RequestIDFunc returns the request id of a context (set by the server).
 var RequestIDFunc = func(context.Context) string { return "" }
 
-// Present is the gqlgen error presenter: every error leaves with a code, and
-// internal errors leave without their text.
-func Present(ctx context.Context, err error) *gqlerror.Error {
+// Present is the gqlgen error presenter logging to slog's default logger.
+func Present(ctx context.Context, err error) *gqlerror.Error { return Presenter(nil)(ctx, err) }
+
+// Presenter returns the one function that maps errors to what a client sees:
+// every error leaves with a code, internal errors leave without their text
+// and are logged at ERROR; a client's mistake is logged at INFO, a request
+// cut short by its deadline at WARN. The HTTP layer's own answers go through
+// it too. A nil logger is slog's default.
+func Presenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		if logger == nil {
+			logger = slog.Default()
+		}
+		cause := err.Error() // before presenting rewrites the message
+		out := present(ctx, err)
+		code, _ := out.Extensions["code"].(string)
+		rid := RequestIDFunc(ctx)
+		switch Code(code) {
+		case Internal:
+			logger.ErrorContext(ctx, "internal error", "err", cause, "request_id", rid)
+		case Timeout:
+			logger.WarnContext(ctx, "request cut short", "err", cause, "request_id", rid)
+		default:
+			logger.InfoContext(ctx, "client error", "code", code, "message", out.Message, "path", out.Path.String(), "request_id", rid)
+		}
+		return out
+	}
+}
+
+func present(ctx context.Context, err error) *gqlerror.Error {
 	var gqlErr *gqlerror.Error
 	if errors.As(err, &gqlErr) && gqlErr.Extensions != nil && gqlErr.Extensions["code"] != nil {
 		if strings.Contains(gqlErr.Message, "token limit") {
@@ -87,7 +125,7 @@ func Present(ctx context.Context, err error) *gqlerror.Error {
 	}
 	var e *Error
 	switch {
-	case errors.As(err, &e):
+	case errors.As(err, &e) && e.Code != Internal:
 		base.Message = e.Message
 		for k, v := range e.Extra {
 			base.Extensions[k] = v
@@ -102,17 +140,50 @@ func Present(ctx context.Context, err error) *gqlerror.Error {
 	case ent.IsValidationError(err):
 		base.Message = err.Error()
 		base.Extensions["code"] = string(BadUserInput)
+	case dataException(err):
+		base.Message = "a value does not fit the field it is compared with or stored in"
+		base.Extensions["code"] = string(BadUserInput)
 	case gqlErr != nil && gqlErr.Rule != "":
 		// validation errors from gqlparser
-		base.Extensions["code"] = "GRAPHQL_VALIDATION_FAILED"
+		base.Extensions["code"] = string(ValidationFailed)
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded):
+		base.Message = "the request ran over its deadline and was stopped"
+		base.Extensions["code"] = string(Timeout)
+	case errors.Is(err, context.Canceled) || errors.Is(ctx.Err(), context.Canceled):
+		base.Message = "the request was canceled"
+		base.Extensions["code"] = string(Timeout)
+	case gqlErr != nil && isInputError(ctx, gqlErr):
+		base.Extensions["code"] = string(BadUserInput)
 	default:
 		rid := RequestIDFunc(ctx)
-		slog.ErrorContext(ctx, "internal error", "err", err, "request_id", rid)
 		base.Message = "internal error (request " + rid + ")"
 		base.Extensions["code"] = string(Internal)
 		base.Extensions["requestId"] = rid
 	}
 	return base
+}
+
+// dataException tells a value PostgreSQL could not take for its column
+// (SQLSTATE class 22), e.g. a forged cursor's text where a number is ordered
+// by; SQLite compares such values without complaint.
+func dataException(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "22")
+}
+
+// isInputError tells a mistake in the request from a failure of the server,
+// for errors that carry no code:
+//   - a GraphQL error raised before any field ran (e.g. a persisted query
+//     whose hash does not match its text) is about the request;
+//   - an error located below the field it was raised for (gqlgen puts the
+//     argument's name, and the input field's, after the field's path) came
+//     from decoding an argument, e.g. a malformed cursor.
+func isInputError(ctx context.Context, gqlErr *gqlerror.Error) bool {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return gqlErr.Unwrap() == nil
+	}
+	return len(gqlErr.Path) > len(fc.Path())
 }
 
 // Denial describes a refused action so it can be audited after the transaction

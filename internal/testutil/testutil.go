@@ -238,3 +238,16 @@ func (in *Instance) Token(alias, org string) string {
 func (in *Instance) Fixture() (context.Context, *ent.Client) {
 	return gate.System(context.Background()), in.Store.Client
 }
+
+// FragmentBomb is an anonymous query of n fragments, each spreading the next
+// twice: query { ...F0 } fragment F0 on Query { ...F1 ...F1 } … fragment
+// F(n-1) on Query { __typename }. Expanded, it selects 2^(n-1) fields.
+func FragmentBomb(n int) string {
+	var b strings.Builder
+	b.WriteString("query { ...F0 }")
+	for i := range n - 1 {
+		fmt.Fprintf(&b, " fragment F%d on Query { ...F%d ...F%d }", i, i+1, i+1)
+	}
+	fmt.Fprintf(&b, " fragment F%d on Query { __typename }", n-1)
+	return b.String()
+}

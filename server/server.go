@@ -50,6 +50,8 @@ type Config struct {
 	Introspection bool
 	// CORSOrigins may call the API from a browser ("*" for any); none by default.
 	CORSOrigins []string
+	// RateLimit of /graphql per credential and per client address (ratelimit.go).
+	RateLimit RateLimit
 }
 
 type requestIDKey struct{}
@@ -109,10 +111,11 @@ func New(cfg Config) http.Handler {
 	})
 
 	mux := http.NewServeMux()
-	gql := cfg.withAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	rl := newRateLimiter(cfg.RateLimit, cfg.Registry)
+	gql := rl.perAddress(cfg.withAuth(rl.perCredential(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := gate.WithRequest(graph.WithLoaders(r.Context(), cfg.Client))
 		srv.ServeHTTP(w, r.WithContext(ctx))
-	}))
+	}))))
 	mux.Handle("POST /graphql", gql)
 	mux.Handle("GET /graphql", gql)
 	mux.Handle("GET /{$}", playground.Handler("orgraph", "/graphql"))

@@ -90,6 +90,7 @@ func New(cfg Config) http.Handler {
 	}
 	srv.Use(queryLimits{maxDepth: cfg.MaxDepth, maxComplexity: cfg.MaxComplexity})
 	srv.Use(listArgs{})
+	srv.Use(cursorArgs{})
 	srv.SetErrorPresenter(apperr.Present)
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
 		cfg.Logger.ErrorContext(ctx, "panic in resolver", "panic", v)

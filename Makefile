@@ -2,7 +2,7 @@ GO ?= go
 PKGS := ./...
 TEST_FLAGS ?= -count=1 -timeout 30m
 
-.PHONY: run build generate check-generate migration migration-hash vet policy-fmt policy-check policy-test test ci bench clean
+.PHONY: run build generate check-generate migration migration-hash vet policy-fmt policy-check policy-test test fuzz ci bench clean
 
 ## run: start the service on the embedded SQLite database (no setup needed)
 run:
@@ -50,6 +50,24 @@ policy-check:
 ## test: the whole suite (Go unit, integration on SQLite and PostgreSQL, end-to-end over HTTP, Rego)
 test: policy-check
 	$(GO) test $(TEST_FLAGS) $(PKGS)
+
+## fuzz: each fuzz target for FUZZTIME (go test -fuzz; their seed corpora, testdata/fuzz and
+## the f.Add seeds, also run as ordinary tests in `make test`). A failing input is written to
+## the package's testdata/fuzz/<target>/: commit it with the fix, as a regression test.
+FUZZTIME ?= 10s
+FUZZ_TARGETS := \
+	./internal/service:FuzzNormalizeHandle \
+	./internal/service:FuzzSlug \
+	./internal/service:FuzzAlias \
+	./internal/auth:FuzzAuthenticate \
+	./internal/e2e:FuzzCursor \
+	./internal/e2e:FuzzRequest \
+	./internal/e2e:FuzzOrganizationWhere
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t##*:} ($${t%%:*}) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $(FUZZTIME) $${t%%:*}; \
+	done
 
 ## ci: what .ci/run runs
 ci: check-generate vet test

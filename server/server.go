@@ -60,6 +60,8 @@ type Config struct {
 	Introspection  bool
 	// CORSOrigins may call the API from a browser ("*" for any); none by default.
 	CORSOrigins []string
+	// RateLimit of /graphql per credential and per client address (ratelimit.go).
+	RateLimit RateLimit
 
 	present graphql.ErrorPresenterFunc
 }
@@ -106,6 +108,7 @@ func New(cfg Config) http.Handler {
 	srv.Use(queryLimits{maxDepth: cfg.MaxDepth, maxComplexity: cfg.MaxComplexity})
 	srv.Use(&inputLimits{InputLimits: cfg.Inputs})
 	srv.Use(listArgs{})
+	srv.Use(cursorArgs{})
 	srv.SetErrorPresenter(cfg.present)
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
 		cfg.Logger.ErrorContext(ctx, "panic in resolver", "panic", v)
@@ -127,10 +130,11 @@ func New(cfg Config) http.Handler {
 	})
 
 	mux := http.NewServeMux()
-	gql := cfg.withDeadline(cfg.withAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	rl := newRateLimiter(cfg.RateLimit, cfg.Registry)
+	gql := cfg.withDeadline(rl.perAddress(cfg.withAuth(rl.perCredential(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := gate.WithRequest(graph.WithLoaders(r.Context(), cfg.Client))
 		srv.ServeHTTP(w, r.WithContext(ctx))
-	})))
+	})))))
 	mux.Handle("/graphql", gql) // GET and POST; the transport answers 405 to other methods
 	// GraphiQL, with its assets served from the binary (no CDN).
 	ide := graphiql.New("orgraph", "/graphql")

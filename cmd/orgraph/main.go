@@ -19,6 +19,7 @@ import (
 
 	"github.com/orgraph/orgraph/internal/app"
 	"github.com/orgraph/orgraph/internal/gate"
+	"github.com/orgraph/orgraph/internal/service"
 	"github.com/orgraph/orgraph/internal/store"
 	"github.com/orgraph/orgraph/policy"
 	"github.com/orgraph/orgraph/server"
@@ -41,10 +42,36 @@ type limitFlags struct {
 	InvitationTTL   time.Duration `name:"invitation-ttl" env:"ORGRAPH_INVITATION_TTL" default:"168h" help:"How long an invitation stays valid."`
 }
 
+// rateFlags: the defaults are app.DefaultRateLimit and app.DefaultDeniedAudit
+// (TestServeFlagDefaults keeps them equal).
+type rateFlags struct {
+	NoRateLimit        bool     `name:"no-rate-limit" env:"ORGRAPH_NO_RATE_LIMIT" help:"Turn off the rate limits of the API."`
+	RatePerCredential  float64  `name:"rate-per-credential" env:"ORGRAPH_RATE_PER_CREDENTIAL" default:"100" help:"Requests a second per account or API key (0: no limit)."`
+	BurstPerCredential int      `name:"burst-per-credential" env:"ORGRAPH_BURST_PER_CREDENTIAL" default:"2500" help:"Requests an account or API key may send at once."`
+	RatePerAddress     float64  `name:"rate-per-address" env:"ORGRAPH_RATE_PER_ADDRESS" default:"300" help:"Requests a second per client address (IPv6: per /64; 0: no limit)."`
+	BurstPerAddress    int      `name:"burst-per-address" env:"ORGRAPH_BURST_PER_ADDRESS" default:"6000" help:"Requests a client address may send at once."`
+	TrustedProxies     []string `name:"trusted-proxy" env:"ORGRAPH_TRUSTED_PROXIES" help:"Proxy address or CIDR whose X-Forwarded-For names the client (repeatable; default: none, the header is ignored)."`
+	DeniedAuditRate    float64  `name:"denied-audit-rate" env:"ORGRAPH_DENIED_AUDIT_RATE" default:"1" help:"authz.denied events a second written per caller past the burst (0: write all)."`
+	DeniedAuditBurst   int      `name:"denied-audit-burst" env:"ORGRAPH_DENIED_AUDIT_BURST" default:"100" help:"authz.denied events a caller may write at once."`
+}
+
+func (f rateFlags) apply(cfg *app.Config) error {
+	proxies, err := server.ParseTrustedProxies(f.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxy: %w", err)
+	}
+	cfg.RateLimit = server.RateLimit{Disabled: f.NoRateLimit,
+		PerCredential: f.RatePerCredential, CredentialBurst: f.BurstPerCredential,
+		PerAddress: f.RatePerAddress, AddressBurst: f.BurstPerAddress, TrustedProxies: proxies}
+	cfg.DeniedAudit = service.DeniedAuditLimit{Rate: f.DeniedAuditRate, Burst: f.DeniedAuditBurst}
+	return nil
+}
+
 type serveCmd struct {
 	dbFlag
 	keyFlags
 	limitFlags
+	rateFlags
 	Addr                  string        `default:":8080" env:"ORGRAPH_ADDR" help:"Listen address."`
 	PolicyDir             string        `name:"policy-dir" env:"ORGRAPH_POLICY_DIR" help:"Directory of .rego and data files (default: the embedded policy). Watched for changes."`
 	MaxDepth              int           `name:"max-depth" default:"64" help:"Maximum query depth."`
@@ -80,6 +107,9 @@ func (c *serveCmd) Run(logger *slog.Logger) error {
 	cfg.MaxFragments, cfg.MaxRepeatedSelections = c.MaxFragments, c.MaxRepeatedSelections
 	cfg.Inputs = server.InputLimits{IDs: c.MaxIDs, InValues: c.MaxInValues, FilterEntries: c.MaxFilterEntries, FilterDepth: c.MaxFilterDepth, FilterTerms: c.MaxFilterTerms, VariableObjects: c.MaxVariableObjects}
 	cfg.DataKey, cfg.KeyOverlap, cfg.KeyFile = c.DataKey, c.KeyOverlap, c.KeyFile
+	if err := c.rateFlags.apply(&cfg); err != nil {
+		return err
+	}
 	a, err := app.New(ctx, cfg)
 	if err != nil {
 		return err

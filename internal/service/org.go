@@ -241,13 +241,7 @@ func (s *Service) chooseSlug(ctx context.Context, tx *ent.Tx, given *string, nam
 		}
 		return *given, nil
 	}
-	base := slug.Make(name)
-	if len(base) > 90 {
-		base = strings.Trim(base[:90], "-")
-	}
-	if base == "" {
-		base = "org"
-	}
+	base := deriveSlug(name)
 	candidate := base
 	for i := 0; i < 20; i++ {
 		taken, err := slugTaken(ctx, tx, candidate)
@@ -261,6 +255,23 @@ func (s *Service) chooseSlug(ctx context.Context, tx *ent.Tx, given *string, nam
 	}
 	return "", apperr.New(apperr.Conflict, "could not derive a free slug from %q", name)
 }
+
+// deriveSlug makes the slug of a name: transliterated, lowercased, runs of
+// anything but letters and digits as one '-', at most 90 bytes (room for a
+// suffix), "org" when nothing is left. It always matches schema.SlugPattern.
+func deriveSlug(name string) string {
+	// slug.Make keeps '_', which a slug may not hold.
+	base := strings.Trim(multiDash.ReplaceAllString(strings.ReplaceAll(slug.Make(name), "_", "-"), "-"), "-")
+	if len(base) > 90 {
+		base = strings.Trim(base[:90], "-")
+	}
+	if base == "" {
+		base = "org"
+	}
+	return base
+}
+
+var multiDash = regexp.MustCompile(`-{2,}`)
 
 // slugTaken: a slug is taken while any live org holds or once held it.
 func slugTaken(ctx context.Context, tx *ent.Tx, slug string) (bool, error) {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -42,6 +43,9 @@ type Config struct {
 	MaxSettingsLen int           // bytes of JSON
 	// Identity holds the data key and signing-key overlap (see keys.go).
 	Identity IdentityConfig
+	// DeniedAudit bounds the authz.denied events written per caller (denials.go).
+	DeniedAudit DeniedAuditLimit
+	Logger      *slog.Logger // default slog.Default()
 }
 
 // Target is what a mutation acts on, as the gate needs it.
@@ -64,6 +68,7 @@ type Service struct {
 	gate    Authorizer
 	cfg     Config
 	now     func() time.Time
+	denials *deniedAudit
 }
 
 // New builds a Service.
@@ -74,7 +79,11 @@ func New(client *ent.Client, dialectName string, gate Authorizer, cfg Config) *S
 	if cfg.MaxSettingsLen == 0 {
 		cfg.MaxSettingsLen = 64 << 10
 	}
-	return &Service{client: client, dialect: dialectName, gate: gate, cfg: cfg, now: func() time.Time { return time.Now().UTC() }}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Service{client: client, dialect: dialectName, gate: gate, cfg: cfg, now: func() time.Time { return time.Now().UTC() },
+		denials: newDeniedAudit(cfg.DeniedAudit, cfg.Logger)}
 }
 
 // Config returns the configuration in force.
@@ -98,7 +107,13 @@ func (s *Service) inTx(ctx context.Context, fn func(tx *ent.Tx) error) error {
 	return err
 }
 
+// auditDenial writes the authz.denied event of a refused attempt, unless the
+// caller is over its bound (see denials.go): the attempt is refused all the
+// same, and the dropped event is counted.
 func (s *Service) auditDenial(ctx context.Context, d *apperr.Denial) error {
+	if !s.denials.admit(ctx) {
+		return nil
+	}
 	return s.runTx(ctx, func(tx *ent.Tx) error {
 		var org *uuid.UUID // a probe of what the caller cannot see goes to the platform's trail
 		if id, err := uuid.Parse(d.OrgID); err == nil && !d.Hidden {

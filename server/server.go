@@ -108,7 +108,6 @@ func New(cfg Config) http.Handler {
 	srv.Use(queryLimits{maxDepth: cfg.MaxDepth, maxComplexity: cfg.MaxComplexity})
 	srv.Use(&inputLimits{InputLimits: cfg.Inputs})
 	srv.Use(listArgs{})
-	srv.Use(cursorArgs{})
 	srv.SetErrorPresenter(cfg.present)
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
 		cfg.Logger.ErrorContext(ctx, "panic in resolver", "panic", v)

@@ -279,7 +279,7 @@ func TestMalformedCursor(t *testing.T) {
 				for _, query := range []string{q, `query($c: Cursor) { organizations(after: $c) { totalCount } }`,
 					`query($id: ID!) { ...F } fragment F on Query { organization(id: $id) { children(before: "` + bad + `", last: 1) { totalCount } } }`} {
 					r := in.Do(alice, query, map[string]any{"id": org, "c": bad})
-					if r.Code() != "BAD_USER_INPUT" || !strings.Contains(r.Errors[0].Message, "malformed cursor") {
+					if r.Code() != "BAD_USER_INPUT" || !strings.Contains(r.Errors[0].Message, "cursor") {
 						t.Errorf("cursor %q in %s: %s", bad, query, r.Raw)
 					}
 				}

@@ -47,9 +47,16 @@ policy-check:
 	$(GO) tool opa check --strict --v1-compatible --schema policy/input.schema.json policy/rego
 	$(GO) run ./cmd/orgraph policy test --min-coverage 90
 
-## test: the whole suite (Go unit, integration on SQLite and PostgreSQL, end-to-end over HTTP, Rego)
+## test: the whole suite (Go unit, integration on SQLite and PostgreSQL, end-to-end over HTTP, Rego),
+## with the race detector: RACE_PKGS run entirely under it; internal/e2e runs without it, then
+## its tests matching RACE_E2E (concurrent requests, the policy watcher, shared limiters) run
+## again under it. All of e2e under -race takes about 11 minutes on 2 cores: RACE_E2E=. for that.
+RACE_PKGS := ./policy/ ./internal/gate/ ./internal/service/
+RACE_E2E ?= ^(TestDeleteAccountConcurrentOwners|TestConcurrentRegistrationSharesOnePerson|TestLastOwnerUnderConcurrency|TestLimits|TestPolicyHotReload|TestRateLimit.*|TestDeniedAuditIsBoundedPerCaller)$$
 test: policy-check
-	$(GO) test $(TEST_FLAGS) $(PKGS)
+	$(GO) test $(TEST_FLAGS) $$($(GO) list $(PKGS) | grep -v -x $(foreach p,$(RACE_PKGS),-e '.*/$(patsubst ./%/,%,$(p))'))
+	$(GO) test -race $(TEST_FLAGS) $(RACE_PKGS)
+	$(GO) test -race $(TEST_FLAGS) -run '$(RACE_E2E)' ./internal/e2e/
 
 ## fuzz: each fuzz target for FUZZTIME (go test -fuzz; their seed corpora, testdata/fuzz and
 ## the f.Add seeds, also run as ordinary tests in `make test`). A failing input is written to

@@ -29,7 +29,7 @@ const (
 	dataFile   = "data.json"
 	testSuffix = "_test.rego"
 	// testTimeout bounds one Rego test.
-	testTimeout = 10 * time.Second
+	testTimeout = 10 * time.Second * raceSlowdown
 )
 
 var (

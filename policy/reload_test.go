@@ -29,9 +29,11 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	return 0
 }
 
-// eventually polls cond until it holds or within elapses.
+// eventually polls cond until it holds or within elapses (stretched under
+// the race detector: a reload runs the Rego tests).
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
+	within *= raceSlowdown
 	start := time.Now()
 	for !cond() {
 		if time.Since(start) > within {

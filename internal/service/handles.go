@@ -73,7 +73,9 @@ func normalizeEmail(raw string) (string, string) {
 		}
 	}
 	ascii, err := idna.Lookup.ToASCII(domain)
-	if err != nil || ascii == "" || !strings.Contains(ascii, ".") || len(ascii) > 253 {
+	// the mapping may turn a trailing full stop of another script into '.'
+	ascii = strings.TrimSuffix(ascii, ".")
+	if err != nil || len(ascii) > 253 || !validLabels(ascii) {
 		return "", "invalid domain"
 	}
 	out := local + "@" + ascii
@@ -81,6 +83,20 @@ func normalizeEmail(raw string) (string, string) {
 		return "", "longer than 254 bytes"
 	}
 	return out, ""
+}
+
+// validLabels: at least two dot-separated labels, none empty or longer than 63 bytes.
+func validLabels(domain string) bool {
+	labels := strings.Split(domain, ".")
+	if len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 {
+			return false
+		}
+	}
+	return true
 }
 
 func normalizePhone(raw string) (string, string) {

@@ -80,7 +80,8 @@ func TestRateLimitPerCredential(t *testing.T) {
 	for _, b := range testutil.Backends {
 		t.Run(string(b), func(t *testing.T) {
 			in := testutil.Start(t, b, func(c *app.Config) {
-				c.RateLimit = server.RateLimit{PerCredential: 2, CredentialBurst: 3} // no per-address bucket
+				// Refills slowly enough that a loaded machine cannot refill a bucket within the test.
+				c.RateLimit = server.RateLimit{PerCredential: 0.25, CredentialBurst: 3} // no per-address bucket
 			})
 			alice := in.Account("alice", false)
 			bob := in.Account("bob", false)
@@ -113,7 +114,7 @@ func TestRateLimitPerCredential(t *testing.T) {
 
 func TestRateLimitPerAddress(t *testing.T) {
 	in := testutil.Start(t, testutil.SQLite, func(c *app.Config) {
-		c.RateLimit = server.RateLimit{PerAddress: 2, AddressBurst: 3, PerCredential: 1000, CredentialBurst: 1000}
+		c.RateLimit = server.RateLimit{PerAddress: 0.25, AddressBurst: 3, PerCredential: 1000, CredentialBurst: 1000}
 	})
 	alice := in.Account("alice", false)
 	mustPass(t, post(t, in, alice, nil), "1")
@@ -131,7 +132,7 @@ func TestRateLimitPerAddress(t *testing.T) {
 
 func TestRateLimitTrustedProxy(t *testing.T) {
 	in := testutil.Start(t, testutil.SQLite, func(c *app.Config) {
-		c.RateLimit = server.RateLimit{PerAddress: 1, AddressBurst: 2,
+		c.RateLimit = server.RateLimit{PerAddress: 0.25, AddressBurst: 2,
 			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}}
 	})
 	from := func(client string) map[string]string { return map[string]string{"X-Forwarded-For": client} }

@@ -90,6 +90,9 @@ func Start(t testing.TB, b Backend, opts ...Option) *Instance {
 	cfg.DB = DatabaseURL(t, b)
 	cfg.KeyFile = t.TempDir() + "/orgraph.keys"
 	cfg.Migrate = true
+	// A loaded test machine must not trip the production request deadline
+	// (tests of the deadline set their own).
+	cfg.RequestTimeout = 2 * time.Minute
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -288,9 +289,10 @@ func (p *planner) membersField(o *orgPlan, f graphql.CollectedField) bool {
 
 // prefetched is an org row of one plan.
 type prefetched struct {
-	org  *ent.Organization
-	plan int
-	rank int
+	org    *ent.Organization
+	plan   int
+	rank   int
+	counts map[countKind]int
 }
 
 // prefetchOrganization loads the org root finds with everything its selection
@@ -319,11 +321,15 @@ func (r *Resolver) prefetchOrganization(ctx context.Context, root func(*sql.Sele
 	}
 	byPlan := make([][]prefetched, len(p.orgs))
 	for _, o := range rows {
-		plan, rank := valueInt(o, "prefetch_plan"), valueInt(o, "prefetch_rank")
-		if plan < 0 || plan >= len(p.orgs) {
-			continue
+		v := unpacked(o)
+		if len(v) != 2+len(countKinds) || v[0] < 0 || v[0] >= len(p.orgs) {
+			return nil, true, fmt.Errorf("prefetch: unexpected row values %v", v)
 		}
-		byPlan[plan] = append(byPlan[plan], prefetched{o, plan, rank})
+		counts := map[countKind]int{}
+		for i, kind := range countKinds {
+			counts[kind] = v[2+i]
+		}
+		byPlan[v[0]] = append(byPlan[v[0]], prefetched{o, v[0], v[1], counts})
 	}
 	if len(byPlan[0]) == 0 {
 		return nil, true, nil
@@ -335,11 +341,11 @@ func (r *Resolver) prefetchOrganization(ctx context.Context, root func(*sql.Sele
 		for _, row := range list {
 			for _, kind := range []countKind{allMembers, allApplications, allPersons} {
 				if plan.counts[kind] {
-					counter.prefill(string(kind), row.org.ID, valueInt(row.org, "prefetch_"+string(kind)))
+					counter.prefill(string(kind), row.org.ID, row.counts[kind])
 				}
 			}
 			for _, t := range plan.totals {
-				n := valueInt(row.org, "prefetch_"+string(t.kind))
+				n := row.counts[t.kind]
 				switch t.kind {
 				case readableChildren:
 					row.org.PreloadChildren(t.alias, nil, &n)
@@ -442,7 +448,9 @@ func (p *planner) orgStatement(s *sql.Selector, root func(*sql.Selector), rules 
 	x := sql.Table("prefetch").As("x")
 	s.Prefix(with)
 	s.Join(x).On(s.C(organization.FieldID), x.C(organization.FieldID))
-	s.AppendSelectAs(x.C("plan"), "prefetch_plan").AppendSelectAs(x.C("rank"), "prefetch_rank")
+	// The plan, the rank and the counts travel in one text column: ent asks
+	// the driver for the type of every column it does not know, on every row.
+	parts := []sql.Querier{sql.Expr(x.C("plan")), sql.Expr(x.C("rank"))}
 	for _, kind := range countKinds {
 		var plans []string
 		for _, plan := range p.orgs {
@@ -451,15 +459,58 @@ func (p *planner) orgStatement(s *sql.Selector, root func(*sql.Selector), rules 
 			}
 		}
 		if len(plans) == 0 {
+			parts = append(parts, sql.Expr("0"))
 			continue
 		}
 		sub := countOf(d, kind, rules[kind], s.C(organization.FieldID))
-		s.AppendSelectExprAs(sql.ExprFunc(func(b *sql.Builder) {
+		parts = append(parts, sql.ExprFunc(func(b *sql.Builder) {
 			b.WriteString("CASE WHEN " + x.C("plan") + " IN (" + strings.Join(plans, ", ") + ") THEN ")
 			b.Wrap(func(b *sql.Builder) { b.Join(sub) })
-			b.WriteString(" ELSE 0 END") // typed, never NULL: the SQLite driver cannot scan a NULL expression column
-		}), "prefetch_"+string(kind))
+			b.WriteString(" ELSE 0 END")
+		}))
 	}
+	s.AppendSelectExprAs(packed(parts), "prefetch")
+}
+
+// packed concatenates integer expressions into one comma-separated text value.
+func packed(parts []sql.Querier) sql.Querier {
+	return sql.ExprFunc(func(b *sql.Builder) {
+		for i, part := range parts {
+			if i > 0 {
+				b.WriteString(" || ',' || ")
+			}
+			b.WriteString("CAST(")
+			b.Join(part)
+			b.WriteString(" AS TEXT)")
+		}
+	})
+}
+
+// unpacked reads the values packed into a row's column (nil when absent).
+func unpacked(v interface {
+	Value(string) (ent.Value, error)
+}) []int {
+	x, err := v.Value("prefetch")
+	if err != nil {
+		return nil
+	}
+	var text string
+	switch t := x.(type) {
+	case string:
+		text = t
+	case []byte:
+		text = string(t)
+	default:
+		return nil
+	}
+	fields := strings.Split(text, ",")
+	out := make([]int, len(fields))
+	for i, f := range fields {
+		if out[i], err = strconv.Atoi(f); err != nil {
+			return nil
+		}
+	}
+	return out
 }
 
 func cteName(i int) string { return "prefetch_" + strconv.Itoa(i) }
@@ -541,7 +592,7 @@ func (r *Resolver) prefetchMembers(ctx context.Context, p *planner, byPlan [][]p
 		x := sql.Table("prefetch").As("x")
 		s.Prefix(sql.With("prefetch").As(union))
 		s.Join(x).On(s.C(membership.FieldID), x.C(membership.FieldID))
-		s.AppendSelectAs(x.C("plan"), "prefetch_plan").AppendSelectAs(x.C("rank"), "prefetch_rank")
+		s.AppendSelectExprAs(packed([]sql.Querier{sql.Expr(x.C("plan")), sql.Expr(x.C("rank"))}), "prefetch")
 	})
 	rows, err := q.All(ctx)
 	if err != nil {
@@ -557,8 +608,12 @@ func (r *Resolver) prefetchMembers(ctx context.Context, p *planner, byPlan [][]p
 	}
 	pages := map[key][]ranked{}
 	for _, m := range rows {
-		k := key{valueInt(m, "prefetch_plan"), m.OrganizationID}
-		pages[k] = append(pages[k], ranked{m, valueInt(m, "prefetch_rank")})
+		v := unpacked(m)
+		if len(v) != 2 {
+			return fmt.Errorf("prefetch: unexpected member row values %v", v)
+		}
+		k := key{v[0], m.OrganizationID}
+		pages[k] = append(pages[k], ranked{m, v[1]})
 	}
 	for _, m := range p.members {
 		for _, o := range orgsOf[m.index] {
@@ -577,37 +632,4 @@ func (r *Resolver) prefetchMembers(ctx context.Context, p *planner, byPlan [][]p
 // shownOrgs are the orgs of a plan a client sees.
 func shownOrgs(p *planner, byPlan [][]prefetched, plan *orgPlan) []prefetched {
 	return shown(byPlan[plan.index], plan.first)
-}
-
-// valueInt reads a column the prefetcher added to a row (-1 when absent).
-func valueInt(v interface {
-	Value(string) (ent.Value, error)
-}, column string) int {
-	x, err := v.Value(column)
-	if err != nil || x == nil {
-		return -1
-	}
-	switch n := x.(type) {
-	case int64:
-		return int(n)
-	case int32:
-		return int(n)
-	case int:
-		return n
-	case float64:
-		return int(n)
-	case []byte:
-		i, err := strconv.Atoi(string(n))
-		if err != nil {
-			return -1
-		}
-		return i
-	case string:
-		i, err := strconv.Atoi(n)
-		if err != nil {
-			return -1
-		}
-		return i
-	}
-	return -1
 }

@@ -2,6 +2,8 @@
 
 package ent
 
+import "entgo.io/contrib/entgql"
+
 // PreloadMemberships records the memberships connection selected under name as loaded:
 // its nodes in page order (nil when none were selected) and its total count (nil when not selected).
 func (_m *Account) PreloadMemberships(name string, nodes []*Membership, totalCount *int) {
@@ -140,4 +142,356 @@ func (_m *Sector) PreloadApplications(name string, nodes []*Application, totalCo
 		}
 		_m.Edges.totalCount[1][name] = *totalCount
 	}
+}
+
+// BuildAPIKeyConnection builds a connection from nodes loaded outside
+// Paginate, in the pager's order, one longer than the page when there is a next page.
+func BuildAPIKeyConnection(nodes []*APIKey, totalCount int, after *Cursor, first *int, before *Cursor, last *int, opts ...APIKeyPaginateOption) (*APIKeyConnection, error) {
+	pager, err := newAPIKeyPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	conn := &APIKeyConnection{Edges: []*APIKeyEdge{}, TotalCount: totalCount}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// PageEach limits the query to the page of the connection that each value of
+// the column partitionBy sees (ordered, filtered and limited as Paginate
+// would, without cursors), so one statement loads the same connection of
+// many parents; BuildAPIKeyConnection then builds each parent's page.
+func (_q *APIKeyQuery) PageEach(partitionBy string, first, last *int, opts ...APIKeyPaginateOption) (*APIKeyQuery, error) {
+	pager, err := newAPIKeyPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _q, err = pager.applyFilter(_q); err != nil {
+		return nil, err
+	}
+	if limit := paginateLimit(first, last); limit > 0 {
+		_q.modifiers = append(_q.modifiers, entgql.LimitPerRow(partitionBy, limit, pager.orderExpr(_q)))
+	} else {
+		_q = pager.applyOrder(_q)
+	}
+	return _q, nil
+}
+
+// BuildAccountConnection builds a connection from nodes loaded outside
+// Paginate, in the pager's order, one longer than the page when there is a next page.
+func BuildAccountConnection(nodes []*Account, totalCount int, after *Cursor, first *int, before *Cursor, last *int, opts ...AccountPaginateOption) (*AccountConnection, error) {
+	pager, err := newAccountPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	conn := &AccountConnection{Edges: []*AccountEdge{}, TotalCount: totalCount}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// PageEach limits the query to the page of the connection that each value of
+// the column partitionBy sees (ordered, filtered and limited as Paginate
+// would, without cursors), so one statement loads the same connection of
+// many parents; BuildAccountConnection then builds each parent's page.
+func (_q *AccountQuery) PageEach(partitionBy string, first, last *int, opts ...AccountPaginateOption) (*AccountQuery, error) {
+	pager, err := newAccountPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _q, err = pager.applyFilter(_q); err != nil {
+		return nil, err
+	}
+	if limit := paginateLimit(first, last); limit > 0 {
+		_q.modifiers = append(_q.modifiers, entgql.LimitPerRow(partitionBy, limit, pager.orderExpr(_q)))
+	} else {
+		_q = pager.applyOrder(_q)
+	}
+	return _q, nil
+}
+
+// BuildApplicationConnection builds a connection from nodes loaded outside
+// Paginate, in the pager's order, one longer than the page when there is a next page.
+func BuildApplicationConnection(nodes []*Application, totalCount int, after *Cursor, first *int, before *Cursor, last *int, opts ...ApplicationPaginateOption) (*ApplicationConnection, error) {
+	pager, err := newApplicationPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	conn := &ApplicationConnection{Edges: []*ApplicationEdge{}, TotalCount: totalCount}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// PageEach limits the query to the page of the connection that each value of
+// the column partitionBy sees (ordered, filtered and limited as Paginate
+// would, without cursors), so one statement loads the same connection of
+// many parents; BuildApplicationConnection then builds each parent's page.
+func (_q *ApplicationQuery) PageEach(partitionBy string, first, last *int, opts ...ApplicationPaginateOption) (*ApplicationQuery, error) {
+	pager, err := newApplicationPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _q, err = pager.applyFilter(_q); err != nil {
+		return nil, err
+	}
+	if limit := paginateLimit(first, last); limit > 0 {
+		_q.modifiers = append(_q.modifiers, entgql.LimitPerRow(partitionBy, limit, pager.orderExpr(_q)))
+	} else {
+		_q = pager.applyOrder(_q)
+	}
+	return _q, nil
+}
+
+// BuildAuditEventConnection builds a connection from nodes loaded outside
+// Paginate, in the pager's order, one longer than the page when there is a next page.
+func BuildAuditEventConnection(nodes []*AuditEvent, totalCount int, after *Cursor, first *int, before *Cursor, last *int, opts ...AuditEventPaginateOption) (*AuditEventConnection, error) {
+	pager, err := newAuditEventPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	conn := &AuditEventConnection{Edges: []*AuditEventEdge{}, TotalCount: totalCount}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// PageEach limits the query to the page of the connection that each value of
+// the column partitionBy sees (ordered, filtered and limited as Paginate
+// would, without cursors), so one statement loads the same connection of
+// many parents; BuildAuditEventConnection then builds each parent's page.
+func (_q *AuditEventQuery) PageEach(partitionBy string, first, last *int, opts ...AuditEventPaginateOption) (*AuditEventQuery, error) {
+	pager, err := newAuditEventPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _q, err = pager.applyFilter(_q); err != nil {
+		return nil, err
+	}
+	if limit := paginateLimit(first, last); limit > 0 {
+		_q.modifiers = append(_q.modifiers, entgql.LimitPerRow(partitionBy, limit, pager.orderExpr(_q)))
+	} else {
+		_q = pager.applyOrder(_q)
+	}
+	return _q, nil
+}
+
+// BuildGroupConnection builds a connection from nodes loaded outside
+// Paginate, in the pager's order, one longer than the page when there is a next page.
+func BuildGroupConnection(nodes []*Group, totalCount int, after *Cursor, first *int, before *Cursor, last *int, opts ...GroupPaginateOption) (*GroupConnection, error) {
+	pager, err := newGroupPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	conn := &GroupConnection{Edges: []*GroupEdge{}, TotalCount: totalCount}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// PageEach limits the query to the page of the connection that each value of
+// the column partitionBy sees (ordered, filtered and limited as Paginate
+// would, without cursors), so one statement loads the same connection of
+// many parents; BuildGroupConnection then builds each parent's page.
+func (_q *GroupQuery) PageEach(partitionBy string, first, last *int, opts ...GroupPaginateOption) (*GroupQuery, error) {
+	pager, err := newGroupPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _q, err = pager.applyFilter(_q); err != nil {
+		return nil, err
+	}
+	if limit := paginateLimit(first, last); limit > 0 {
+		_q.modifiers = append(_q.modifiers, entgql.LimitPerRow(partitionBy, limit, pager.orderExpr(_q)))
+	} else {
+		_q = pager.applyOrder(_q)
+	}
+	return _q, nil
+}
+
+// BuildHandleConnection builds a connection from nodes loaded outside
+// Paginate, in the pager's order, one longer than the page when there is a next page.
+func BuildHandleConnection(nodes []*Handle, totalCount int, after *Cursor, first *int, before *Cursor, last *int, opts ...HandlePaginateOption) (*HandleConnection, error) {
+	pager, err := newHandlePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	conn := &HandleConnection{Edges: []*HandleEdge{}, TotalCount: totalCount}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// PageEach limits the query to the page of the connection that each value of
+// the column partitionBy sees (ordered, filtered and limited as Paginate
+// would, without cursors), so one statement loads the same connection of
+// many parents; BuildHandleConnection then builds each parent's page.
+func (_q *HandleQuery) PageEach(partitionBy string, first, last *int, opts ...HandlePaginateOption) (*HandleQuery, error) {
+	pager, err := newHandlePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _q, err = pager.applyFilter(_q); err != nil {
+		return nil, err
+	}
+	if limit := paginateLimit(first, last); limit > 0 {
+		_q.modifiers = append(_q.modifiers, entgql.LimitPerRow(partitionBy, limit, pager.orderExpr(_q)))
+	} else {
+		_q = pager.applyOrder(_q)
+	}
+	return _q, nil
+}
+
+// BuildInvitationConnection builds a connection from nodes loaded outside
+// Paginate, in the pager's order, one longer than the page when there is a next page.
+func BuildInvitationConnection(nodes []*Invitation, totalCount int, after *Cursor, first *int, before *Cursor, last *int, opts ...InvitationPaginateOption) (*InvitationConnection, error) {
+	pager, err := newInvitationPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	conn := &InvitationConnection{Edges: []*InvitationEdge{}, TotalCount: totalCount}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// PageEach limits the query to the page of the connection that each value of
+// the column partitionBy sees (ordered, filtered and limited as Paginate
+// would, without cursors), so one statement loads the same connection of
+// many parents; BuildInvitationConnection then builds each parent's page.
+func (_q *InvitationQuery) PageEach(partitionBy string, first, last *int, opts ...InvitationPaginateOption) (*InvitationQuery, error) {
+	pager, err := newInvitationPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _q, err = pager.applyFilter(_q); err != nil {
+		return nil, err
+	}
+	if limit := paginateLimit(first, last); limit > 0 {
+		_q.modifiers = append(_q.modifiers, entgql.LimitPerRow(partitionBy, limit, pager.orderExpr(_q)))
+	} else {
+		_q = pager.applyOrder(_q)
+	}
+	return _q, nil
+}
+
+// BuildMembershipConnection builds a connection from nodes loaded outside
+// Paginate, in the pager's order, one longer than the page when there is a next page.
+func BuildMembershipConnection(nodes []*Membership, totalCount int, after *Cursor, first *int, before *Cursor, last *int, opts ...MembershipPaginateOption) (*MembershipConnection, error) {
+	pager, err := newMembershipPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	conn := &MembershipConnection{Edges: []*MembershipEdge{}, TotalCount: totalCount}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// PageEach limits the query to the page of the connection that each value of
+// the column partitionBy sees (ordered, filtered and limited as Paginate
+// would, without cursors), so one statement loads the same connection of
+// many parents; BuildMembershipConnection then builds each parent's page.
+func (_q *MembershipQuery) PageEach(partitionBy string, first, last *int, opts ...MembershipPaginateOption) (*MembershipQuery, error) {
+	pager, err := newMembershipPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _q, err = pager.applyFilter(_q); err != nil {
+		return nil, err
+	}
+	if limit := paginateLimit(first, last); limit > 0 {
+		_q.modifiers = append(_q.modifiers, entgql.LimitPerRow(partitionBy, limit, pager.orderExpr(_q)))
+	} else {
+		_q = pager.applyOrder(_q)
+	}
+	return _q, nil
+}
+
+// BuildOrganizationConnection builds a connection from nodes loaded outside
+// Paginate, in the pager's order, one longer than the page when there is a next page.
+func BuildOrganizationConnection(nodes []*Organization, totalCount int, after *Cursor, first *int, before *Cursor, last *int, opts ...OrganizationPaginateOption) (*OrganizationConnection, error) {
+	pager, err := newOrganizationPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	conn := &OrganizationConnection{Edges: []*OrganizationEdge{}, TotalCount: totalCount}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// PageEach limits the query to the page of the connection that each value of
+// the column partitionBy sees (ordered, filtered and limited as Paginate
+// would, without cursors), so one statement loads the same connection of
+// many parents; BuildOrganizationConnection then builds each parent's page.
+func (_q *OrganizationQuery) PageEach(partitionBy string, first, last *int, opts ...OrganizationPaginateOption) (*OrganizationQuery, error) {
+	pager, err := newOrganizationPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _q, err = pager.applyFilter(_q); err != nil {
+		return nil, err
+	}
+	if limit := paginateLimit(first, last); limit > 0 {
+		_q.modifiers = append(_q.modifiers, entgql.LimitPerRow(partitionBy, limit, pager.orderExpr(_q)))
+	} else {
+		_q = pager.applyOrder(_q)
+	}
+	return _q, nil
+}
+
+// BuildPersonConnection builds a connection from nodes loaded outside
+// Paginate, in the pager's order, one longer than the page when there is a next page.
+func BuildPersonConnection(nodes []*Person, totalCount int, after *Cursor, first *int, before *Cursor, last *int, opts ...PersonPaginateOption) (*PersonConnection, error) {
+	pager, err := newPersonPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	conn := &PersonConnection{Edges: []*PersonEdge{}, TotalCount: totalCount}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// PageEach limits the query to the page of the connection that each value of
+// the column partitionBy sees (ordered, filtered and limited as Paginate
+// would, without cursors), so one statement loads the same connection of
+// many parents; BuildPersonConnection then builds each parent's page.
+func (_q *PersonQuery) PageEach(partitionBy string, first, last *int, opts ...PersonPaginateOption) (*PersonQuery, error) {
+	pager, err := newPersonPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _q, err = pager.applyFilter(_q); err != nil {
+		return nil, err
+	}
+	if limit := paginateLimit(first, last); limit > 0 {
+		_q.modifiers = append(_q.modifiers, entgql.LimitPerRow(partitionBy, limit, pager.orderExpr(_q)))
+	} else {
+		_q = pager.applyOrder(_q)
+	}
+	return _q, nil
+}
+
+// BuildSectorConnection builds a connection from nodes loaded outside
+// Paginate, in the pager's order, one longer than the page when there is a next page.
+func BuildSectorConnection(nodes []*Sector, totalCount int, after *Cursor, first *int, before *Cursor, last *int, opts ...SectorPaginateOption) (*SectorConnection, error) {
+	pager, err := newSectorPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	conn := &SectorConnection{Edges: []*SectorEdge{}, TotalCount: totalCount}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// PageEach limits the query to the page of the connection that each value of
+// the column partitionBy sees (ordered, filtered and limited as Paginate
+// would, without cursors), so one statement loads the same connection of
+// many parents; BuildSectorConnection then builds each parent's page.
+func (_q *SectorQuery) PageEach(partitionBy string, first, last *int, opts ...SectorPaginateOption) (*SectorQuery, error) {
+	pager, err := newSectorPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _q, err = pager.applyFilter(_q); err != nil {
+		return nil, err
+	}
+	if limit := paginateLimit(first, last); limit > 0 {
+		_q.modifiers = append(_q.modifiers, entgql.LimitPerRow(partitionBy, limit, pager.orderExpr(_q)))
+	} else {
+		_q = pager.applyOrder(_q)
+	}
+	return _q, nil
 }

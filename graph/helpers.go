@@ -3,13 +3,11 @@ package graph
 import (
 	"context"
 
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 
 	"github.com/orgraph/orgraph/ent"
 	"github.com/orgraph/orgraph/ent/organization"
-	"github.com/orgraph/orgraph/ent/orgclosure"
 	"github.com/orgraph/orgraph/ent/orgdomain"
 	"github.com/orgraph/orgraph/ent/predicate"
 	"github.com/orgraph/orgraph/graph/model"
@@ -82,47 +80,13 @@ func (r *Resolver) organizationByDomain(ctx context.Context, domain string) (*en
 	return org, err
 }
 
-func (r *Resolver) ancestors(ctx context.Context, org *ent.Organization) ([]*ent.Organization, error) {
-	if len(org.Ancestry) == 0 {
-		return []*ent.Organization{}, nil
-	}
-	found, err := r.Client.Organization.Query().Where(organization.IDIn(org.Ancestry...)).All(ctx)
-	if err != nil {
-		return nil, err
-	}
-	byID := make(map[uuid.UUID]*ent.Organization, len(found))
-	for _, o := range found {
-		byID[o.ID] = o
-	}
-	out := make([]*ent.Organization, 0, len(found))
-	for _, id := range org.Ancestry { // root first; unreadable ancestors are left out
-		if o, ok := byID[id]; ok {
-			out = append(out, o)
-		}
-	}
-	return out, nil
-}
-
-func (r *Resolver) descendants(ctx context.Context, org *ent.Organization, maxDepth *int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []*ent.OrganizationOrder, where *ent.OrganizationWhereInput) (*ent.OrganizationConnection, error) {
-	preds := []predicate.OrgClosure{orgclosure.AncestorID(org.ID), orgclosure.DepthGT(0)}
-	if maxDepth != nil {
-		if *maxDepth < 1 {
-			return nil, apperr.New(apperr.BadUserInput, "maxDepth must be at least 1")
-		}
-		preds = append(preds, orgclosure.DepthLTE(*maxDepth))
-	}
-	return r.Client.Organization.Query().Where(organization.HasAncestorLinksWith(preds...)).
-		Paginate(ctx, after, first, before, last,
-			ent.WithOrganizationOrder(orderBy), ent.WithOrganizationFilter(where.Filter))
-}
-
 // count reads a per-org count through the request's batch counter.
 func (r *Resolver) count(ctx context.Context, kind string, org *ent.Organization) (int, error) {
 	return counterOf(ctx, r.Client).count(ctx, kind, org.ID)
 }
 
 func (r *Resolver) viewerCan(ctx context.Context, org *ent.Organization, action string) (bool, error) {
-	d, err := r.Gate.Explain(ctx, r.Client, action, gate.Target{Type: "organization", ID: org.ID.String(), Org: org, Status: string(org.Status)})
+	d, err := r.Gate.Can(ctx, action, org)
 	return d.Allowed, err
 }
 

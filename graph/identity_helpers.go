@@ -9,14 +9,12 @@ import (
 	"time"
 
 	"entgo.io/contrib/entgql"
-	"entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
 
 	"github.com/orgraph/orgraph/ent"
 	"github.com/orgraph/orgraph/ent/application"
 	"github.com/orgraph/orgraph/ent/applicationkey"
-	"github.com/orgraph/orgraph/ent/group"
 	"github.com/orgraph/orgraph/ent/groupmembership"
 	"github.com/orgraph/orgraph/ent/handle"
 	"github.com/orgraph/orgraph/ent/handleuse"
@@ -111,14 +109,6 @@ func (r *Resolver) createAPIKey(ctx context.Context, orgID uuid.UUID, name, role
 
 // orgGroups lists the groups of org's group pool. The pool is found in SQL, so
 // an org row loaded with only some columns works too.
-func (r *Resolver) orgGroups(ctx context.Context, org *ent.Organization, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []*ent.GroupOrder, where *ent.GroupWhereInput) (*ent.GroupConnection, error) {
-	return r.Client.Group.Query().Where(func(s *sql.Selector) {
-		t := sql.Table(organization.Table)
-		s.Where(sql.In(s.C(group.FieldPoolID),
-			sql.Select(t.C(organization.FieldGroupPoolID)).From(t).Where(sql.EQ(t.C(organization.FieldID), org.ID))))
-	}).Paginate(ctx, after, first, before, last, ent.WithGroupOrder(orderBy), ent.WithGroupFilter(where.Filter))
-}
-
 // orgFor is the org a pooled object's field is read in: the one named, or the
 // one it is listed through. The caller must be allowed action there.
 func (r *Resolver) orgFor(ctx context.Context, action string, named *uuid.UUID) (uuid.UUID, error) {

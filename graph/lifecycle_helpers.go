@@ -4,11 +4,9 @@ import (
 	"context"
 	"time"
 
-	"entgo.io/contrib/entgql"
 	"github.com/google/uuid"
 
 	"github.com/orgraph/orgraph/ent"
-	"github.com/orgraph/orgraph/ent/auditevent"
 	"github.com/orgraph/orgraph/ent/invitation"
 	"github.com/orgraph/orgraph/ent/schema/types"
 	"github.com/orgraph/orgraph/graph/model"
@@ -75,13 +73,4 @@ func (r *Resolver) setLimits(ctx context.Context, id uuid.UUID, in model.OrgLimi
 		return *p
 	}
 	return r.Service.SetOrganizationLimits(sys(ctx), id, types.OrgLimits{Applications: v(in.Applications), Sectors: v(in.Sectors), Suborgs: v(in.Suborgs)})
-}
-
-// auditEvents lists an org's events, newest first unless ordered otherwise.
-func (r *Resolver) auditEvents(ctx context.Context, org *ent.Organization, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []*ent.AuditEventOrder, where *ent.AuditEventWhereInput) (*ent.AuditEventConnection, error) {
-	if len(orderBy) == 0 {
-		orderBy = []*ent.AuditEventOrder{{Field: ent.AuditEventOrderFieldCreatedAt, Direction: entgql.OrderDirectionDesc}}
-	}
-	return r.Client.AuditEvent.Query().Where(auditevent.OrganizationID(org.ID)).
-		Paginate(ctx, after, first, before, last, ent.WithAuditEventOrder(orderBy), ent.WithAuditEventFilter(where.Filter))
 }

@@ -28,6 +28,7 @@ type counterKey struct{}
 // WithLoaders attaches a fresh per-request counter.
 func WithLoaders(ctx context.Context, client *ent.Client) context.Context {
 	ctx = withIdentityLoader(ctx)
+	ctx = withListLoader(ctx)
 	return context.WithValue(ctx, counterKey{}, &counter{client: client, counts: map[string]map[uuid.UUID]int{}})
 }
 

@@ -77,7 +77,8 @@ type request struct {
 	scopes      map[string]policy.Scope
 	orgs        map[uuid.UUID]*ent.Organization
 	batches     map[uuid.UUID][]uuid.UUID
-	large       map[string]bool // subtree sizes, see scopeShape
+	large       map[string]bool   // subtree sizes, see scopeShape
+	owners      map[uuid.UUID]int // direct owner counts, see ownerCounts
 }
 
 type memoKey struct {
@@ -269,6 +270,98 @@ func (g *Gate) Explain(ctx context.Context, client *ent.Client, action string, t
 	return d, nil
 }
 
+// Can explains a read-side question about an org (Organization.viewerCan):
+// like Explain, with the owner facts of the org's whole list loaded at once
+// and kept for the request.
+func (g *Gate) Can(ctx context.Context, action string, org *ent.Organization) (policy.Decision, error) {
+	subj, err := g.subject(ctx)
+	if err != nil {
+		return policy.Decision{}, err
+	}
+	in := g.input(ctx, subj, action, orgTarget(org))
+	counts, err := g.ownerCounts(ctx, org)
+	if err != nil {
+		return policy.Decision{}, err
+	}
+	setOwners(&in, org, counts)
+	d, err := g.engine.Decide(ctx, in)
+	if err != nil {
+		return policy.Decision{}, err
+	}
+	record(ctx, action, in.Resource.Org, d)
+	return d, nil
+}
+
+// ownerCounts are the direct owner counts of org's chain, read for the chains
+// of org's whole list in one statement (memoized per request).
+func (g *Gate) ownerCounts(ctx context.Context, org *ent.Organization) (map[uuid.UUID]int, error) {
+	r := requestOf(ctx)
+	r.loadMu.Lock()
+	defer r.loadMu.Unlock()
+	if r.owners == nil {
+		r.owners = map[uuid.UUID]int{}
+	}
+	chain := append(slices.Clone(org.Ancestry), org.ID)
+	var missing []uuid.UUID
+	r.mu.Lock()
+	for _, id := range chain {
+		if _, ok := r.owners[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		for _, id := range r.batches[org.ID] {
+			if o, ok := r.orgs[id]; ok {
+				for _, c := range append(slices.Clone(o.Ancestry), o.ID) {
+					if _, ok := r.owners[c]; !ok && !slices.Contains(missing, c) {
+						missing = append(missing, c)
+					}
+				}
+			}
+		}
+	}
+	r.mu.Unlock()
+	if len(missing) > 0 {
+		var rows []struct {
+			OrganizationID uuid.UUID `json:"organization_id"`
+			Count          int       `json:"count"`
+		}
+		err := g.client.Membership.Query().
+			Where(membership.RoleEQ(g.engine.OwnerRole()), membership.OrganizationIDIn(missing...)).
+			GroupBy(membership.FieldOrganizationID).Aggregate(ent.Count()).Scan(System(ctx), &rows)
+		if err != nil {
+			return nil, err
+		}
+		r.mu.Lock()
+		for _, id := range missing {
+			r.owners[id] = 0
+		}
+		for _, row := range rows {
+			r.owners[row.OrganizationID] = row.Count
+		}
+		r.mu.Unlock()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[uuid.UUID]int, len(chain))
+	for _, id := range chain {
+		out[id] = r.owners[id]
+	}
+	return out, nil
+}
+
+// setOwners sets the owner facts used by the sole-owner rule: the nearest org
+// on the chain that has direct owners, and how many it has.
+func setOwners(in *policy.Input, org *ent.Organization, counts map[uuid.UUID]int) {
+	chain := append(slices.Clone(org.Ancestry), org.ID)
+	for i := len(chain) - 1; i >= 0; i-- {
+		if n := counts[chain[i]]; n > 0 {
+			in.Resource.OwnerOrg, in.Resource.OwnerCount = chain[i].String(), n
+			return
+		}
+	}
+}
+
 // Authorize is the service's check, inside its transaction. A denial is
 // NOT_FOUND, worded exactly like a lookup that found nothing, when the caller
 // cannot even read the org of what it named; FAILED_PRECONDITION when only
@@ -343,14 +436,11 @@ func (g *Gate) fillOwners(ctx context.Context, client *ent.Client, in *policy.In
 	if err != nil {
 		return err
 	}
-	for i := len(chain) - 1; i >= 0; i-- {
-		for _, r := range rows {
-			if r.OrganizationID == chain[i] && r.Count > 0 {
-				in.Resource.OwnerOrg, in.Resource.OwnerCount = chain[i].String(), r.Count
-				return nil
-			}
-		}
+	counts := map[uuid.UUID]int{}
+	for _, r := range rows {
+		counts[r.OrganizationID] = r.Count
 	}
+	setOwners(in, org, counts)
 	return nil
 }
 

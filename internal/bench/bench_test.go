@@ -81,6 +81,33 @@ func BenchmarkNestedTree(b *testing.B) {
 	}
 }
 
+// BenchmarkVersusShape is the versus kit's work (../shared/peers/postgraphile):
+// the same query and data shape (a tree of 156 orgs read by its owner, every
+// org with 2 memberships and 2 applications), so its figures can be set
+// beside the kit's without running it.
+func BenchmarkVersusShape(b *testing.B) {
+	for _, be := range testutil.Backends {
+		b.Run(string(be), func(b *testing.B) {
+			w, root, token := treeWorld(b, be, 1_000)
+			ids := w.subtree(b, root)
+			w.applications(b, ids, 2)
+			w.measure(b, target{
+				token:   token,
+				payload: body(VersusQuery, map[string]any{"id": root.String()}),
+				check: func(b *testing.B, data map[string]any) {
+					org := testutil.Get(data, "organization")
+					if n := countNodes(org); n != 156 {
+						b.Fatalf("tree has %d orgs, want 156", n)
+					}
+					if n := testutil.Get(org, "applications", "totalCount"); n != float64(2) {
+						b.Fatalf("root applications totalCount = %v, want 2", n)
+					}
+				},
+			})
+		})
+	}
+}
+
 // BenchmarkTenantList compares with SpiceDB's figures in peers.md.
 //
 //   - list: a tenant owner lists the orgs it can read (its tree of 801 orgs)

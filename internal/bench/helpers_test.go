@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/orgraph/orgraph/ent/application"
+	"github.com/orgraph/orgraph/ent/orgclosure"
 	"io"
 	"log/slog"
 	"net/http"
@@ -146,6 +148,38 @@ func (w *world) members(b testing.TB, ids []uuid.UUID, perOrg int) {
 	}
 	if len(batch) > 0 {
 		flush()
+	}
+}
+
+// subtree lists root and every org below it.
+func (w *world) subtree(b testing.TB, root uuid.UUID) []uuid.UUID {
+	b.Helper()
+	ids, err := w.in.Store.Client.OrgClosure.Query().Where(orgclosure.AncestorID(root)).
+		Select(orgclosure.FieldDescendantID).Strings(w.sys)
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := make([]uuid.UUID, len(ids))
+	for i, id := range ids {
+		out[i] = uuid.MustParse(id)
+	}
+	return out
+}
+
+// applications gives every org of ids perOrg applications (one sector each).
+func (w *world) applications(b testing.TB, ids []uuid.UUID, perOrg int) {
+	b.Helper()
+	for i, id := range ids {
+		sec, err := w.in.Store.Client.Sector.Create().SetOrganizationID(id).SetName("default").SetSecret(make([]byte, 32)).Save(w.sys)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for k := range perOrg {
+			if err := w.in.Store.Client.Application.Create().SetOrganizationID(id).SetSectorID(sec.ID).
+				SetName(fmt.Sprintf("app %d", k)).SetKind(application.KindOIDC_RP).SetAnchor(fmt.Sprintf("app_%d_%d", i, k)).Exec(w.sys); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
 }
 

@@ -56,3 +56,22 @@ var Queries = map[string]string{
 	"tenant-list": TenantListQuery,
 	"authorize":   AuthorizeQuery,
 }
+
+// VersusQuery is the query of ../shared/peers/postgraphile/versus in
+// orgraph's API: every child at each level (no first), each org's first ten
+// members with their aliases and its application count.
+const VersusQuery = `query OrgTree($id: ID!) {
+  organization(id: $id) {
+    ...OrgFields
+    children { edges { node { ...OrgFields
+      children { edges { node { ...OrgFields
+        children { edges { node { ...OrgFields } } }
+      } } }
+    } } }
+  }
+}
+fragment OrgFields on Organization {
+  id name slug
+  members(first: 10) { totalCount edges { node { role account { alias } } } }
+  applications { totalCount }
+}`

@@ -277,8 +277,7 @@ func complete(o *ent.Organization) bool {
 // by field collection is completed together with its whole list in one query.
 func (g *Gate) orgForField(ctx context.Context, fc *graphql.FieldContext, parent any, id uuid.UUID) (*ent.Organization, error) {
 	if o, ok := parent.(*ent.Organization); ok && complete(o) {
-		Remember(ctx, o)
-		return o, nil
+		return o, nil // remembered when its query returned it (recordLoadedOrgs)
 	}
 	r := requestOf(ctx)
 	if o, ok := r.org(id); ok {

@@ -200,7 +200,9 @@ func (g *Gate) decideOn(ctx context.Context, action string, org *ent.Organizatio
 	d, ok := r.decisions[key]
 	r.mu.Unlock()
 	if ok {
-		record(ctx, action, org.ID.String(), d)
+		if guardOf(ctx) != nil { // only a mutation keeps what it asked
+			record(ctx, action, org.ID.String(), d)
+		}
 		return d, nil
 	}
 	subj, err := g.subject(ctx)

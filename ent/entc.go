@@ -37,6 +37,8 @@ func main() {
 			gen.FeatureIntercept,
 			gen.FeatureVersionedMigration,
 		},
+		// entgql's template functions tell which edges are connections and their index.
+		Templates: []*gen.Template{gen.MustParse(gen.NewTemplate("preload").Funcs(entgql.TemplateFuncs).ParseFiles("./ent/template/preload.tmpl"))},
 	}, entc.Extensions(ex), entc.TemplateFiles("./ent/template/fields.tmpl"))
 	if err != nil {
 		log.Fatalf("running ent codegen: %v", err)

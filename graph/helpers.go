@@ -38,16 +38,22 @@ func (r *Resolver) viewer(ctx context.Context) (*ent.Account, error) {
 // organization finds an org by id or slug through the read filter, so another
 // tenant's org is NOT_FOUND exactly like a missing one.
 func (r *Resolver) organization(ctx context.Context, id *uuid.UUID, slug *string) (*ent.Organization, error) {
-	q := r.Client.Organization.Query()
+	var where predicate.Organization
 	switch {
 	case id != nil && slug == nil:
-		q = q.Where(organization.ID(*id))
+		where = organization.ID(*id)
 	case slug != nil && id == nil:
-		q = q.Where(organization.Slug(*slug))
+		where = organization.Slug(*slug)
 	default:
 		return nil, apperr.New(apperr.BadUserInput, "give exactly one of id and slug")
 	}
-	q, err := q.CollectFields(ctx)
+	if org, ok, err := r.prefetchOrganization(ctx, where); ok {
+		if err == nil && org == nil {
+			return nil, apperr.New(apperr.NotFound, "organization not found")
+		}
+		return org, err
+	}
+	q, err := r.Client.Organization.Query().Where(where).CollectFields(ctx)
 	if err != nil {
 		return nil, err
 	}

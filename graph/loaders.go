@@ -38,6 +38,16 @@ func counterOf(ctx context.Context, client *ent.Client) *counter {
 	return &counter{client: client, counts: map[string]map[uuid.UUID]int{}}
 }
 
+// prefill records a count loaded with the org (graph/prefetch.go).
+func (c *counter) prefill(kind string, org uuid.UUID, n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.counts[kind] == nil {
+		c.counts[kind] = map[uuid.UUID]int{}
+	}
+	c.counts[kind][org] = n
+}
+
 // count returns kind's count for org, loading the org's whole batch on a miss.
 func (c *counter) count(ctx context.Context, kind string, org uuid.UUID) (int, error) {
 	c.mu.Lock()

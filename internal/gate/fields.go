@@ -44,6 +44,21 @@ var rootFields = map[string]string{
 	"Query.authorize":            Public,
 }
 
+type fieldKey struct{ object, field string }
+
+// fieldIndex is rootFields and fieldActions keyed without building a string
+// per resolved field.
+var fieldIndex = func() map[fieldKey]string {
+	idx := map[fieldKey]string{}
+	for _, table := range []map[string]string{fieldActions, rootFields} {
+		for k, a := range table {
+			object, field, _ := strings.Cut(k, ".")
+			idx[fieldKey{object, field}] = a
+		}
+	}
+	return idx
+}()
+
 // Action returns the action that guards a field, and whether one is mapped.
 func Action(object, field string) (string, bool) {
 	if strings.HasPrefix(field, "__") {
@@ -54,11 +69,7 @@ func Action(object, field string) (string, bool) {
 	if object == "Mutation" {
 		return mutationAction(field)
 	}
-	key := object + "." + field
-	if a, ok := rootFields[key]; ok {
-		return a, true
-	}
-	if a, ok := fieldActions[key]; ok {
+	if a, ok := fieldIndex[fieldKey{object, field}]; ok {
 		return a, true
 	}
 	if a, ok := typeActions[object]; ok {

@@ -49,6 +49,13 @@ func (g *Gate) Readable(ctx context.Context, _ any, next graphql.Resolver) (any,
 	return nil, apperr.New(apperr.BadUserInput, "filtering over this edge is not supported")
 }
 
+// ReadRule is the predicate confining rows of typ to what the caller may
+// read, the one lists and filters get, for statements built outside ent's
+// queries (graph/prefetch.go ranks and counts rows inside one statement).
+func (g *Gate) ReadRule(ctx context.Context, typ string) (func(*sql.Selector), error) {
+	return g.readable(ctx, typ)
+}
+
 // whereInput is what every generated where input has: extra predicates ANDed into its own.
 type whereInput[P ~func(*sql.Selector)] interface{ AddPredicates(...P) }
 

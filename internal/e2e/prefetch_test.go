@@ -1,0 +1,195 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/orgraph/orgraph/ent/application"
+	"github.com/orgraph/orgraph/internal/seed"
+	"github.com/orgraph/orgraph/internal/testutil"
+)
+
+// prefetchShapes are nested selections the prefetcher loads in a fixed
+// number of statements: pages, counts, page info and cursors at every level.
+var prefetchShapes = map[string]string{
+	"pages": `
+  id name slug membersCount applicationsCount personsCount viewerRole
+  members(first: 2) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id role account { alias displayName } } } }
+  applications { totalCount }
+  children(first: 2) { totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor } edges { cursor node {
+    id name membersCount
+    members(first: 1) { totalCount edges { node { role account { alias } } } }
+    applications { totalCount }
+    children { totalCount edges { node {
+      slug status
+      members { edges { node { role } } }
+      kids: children(first: 0) { totalCount edges { node { id } } }
+      children(first: 1) { edges { node { name members(first: 3) { totalCount } } } }
+    } } }
+  } } }`,
+	"aliases": `
+  a: children(first: 1) { edges { node { id one: members(first: 1) { edges { node { id } } } all: members { totalCount } } } }
+  b: children { totalCount edges { node { name applicationsCount } } }
+  ...on Organization { c: children(first: 2) { edges { node { __typename id } } } }`,
+}
+
+// TestPrefetchMatchesFieldCollection: the prefetcher's answer to every caller
+// is the one ent's field collection gives, byte for byte, on random trees
+// with random grants (every role, at every level, orgs whose ceiling forbids
+// roles their actions), on both back ends. The same query with one field the
+// prefetcher leaves to field collection (parent) is the reference.
+func TestPrefetchMatchesFieldCollection(t *testing.T) {
+	for _, b := range testutil.Backends {
+		t.Run(string(b), func(t *testing.T) {
+			in := testutil.Start(t, b)
+			rnd := rand.New(rand.NewPCG(7, 12))
+			owner := in.Account("owner", false)
+			ctx, db := in.Fixture()
+			acc, err := in.Service.AccountByAlias(ctx, "owner")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids, err := seed.Tree(ctx, db, in.Engine, acc, "Prefetch", 3, 3, 40)
+			if err != nil {
+				t.Fatal(err)
+			}
+			roles := []string{"owner", "admin", "billing", "member", "viewer"}
+			tokens := map[string]string{"owner": owner}
+			granted := map[string]bool{}
+			grant := func(alias string, org uuid.UUID) {
+				if !granted[alias+org.String()] {
+					granted[alias+org.String()] = true
+					in.Grant(alias, org.String(), roles[rnd.IntN(len(roles))])
+				}
+			}
+			for i := range 8 {
+				alias := fmt.Sprintf("user%d", i)
+				tokens[alias] = in.Account(alias, false)
+				for range 1 + rnd.IntN(3) {
+					grant(alias, ids[rnd.IntN(len(ids))])
+				}
+			}
+			// A few crowded orgs (longer than a page), applications, and
+			// orgs whose capabilities stop roles from reading what they hold.
+			for _, id := range ids[:6] {
+				for i := range 8 {
+					if rnd.IntN(2) == 0 {
+						grant(fmt.Sprintf("user%d", i), id)
+					}
+				}
+			}
+			caps := in.Engine.Capabilities()
+			for i, id := range ids {
+				if i%5 == 1 {
+					sec, err := db.Sector.Create().SetOrganizationID(id).SetName("s").SetSecret(make([]byte, 32)).Save(ctx)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for j := range 1 + i%3 {
+						if err := db.Application.Create().SetOrganizationID(id).SetSectorID(sec.ID).SetName(fmt.Sprintf("app%d", j)).
+							SetKind(application.KindOIDC_RP).SetAnchor(fmt.Sprintf("app_%d_%d", i, j)).Exec(ctx); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				if i%7 == 3 && len(caps) > 1 {
+					if err := db.Organization.UpdateOneID(id).SetCapabilities(caps[:rnd.IntN(len(caps))]).Exec(ctx); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			starts := []uuid.UUID{ids[0], ids[1], ids[5]}
+			compared := 0
+			for who, token := range tokens {
+				for name, shape := range prefetchShapes {
+					for _, start := range starts {
+						vars := map[string]any{"id": start.String()}
+						fast := in.Do(token, "query($id: ID!) { organization(id: $id) {"+shape+"} }", vars)
+						ref := in.Do(token, "query($id: ID!) { organization(id: $id) { reference: parent { id }"+shape+"} }", vars)
+						if got, want := normalized(t, string(fast.Raw)), withoutReference(t, string(ref.Raw)); got != want {
+							t.Fatalf("%s, shape %s, from %s:\nprefetched: %s\nreference:  %s", who, name, start, got, want)
+						}
+						if strings.Contains(string(fast.Raw), `"organization":{`) {
+							compared++
+						}
+					}
+				}
+			}
+			if compared < len(tokens) {
+				t.Fatalf("only %d answers held an organization: the fixture does not exercise the prefetcher", compared)
+			}
+		})
+	}
+}
+
+// normalized re-encodes a response with request ids removed.
+func normalized(t *testing.T, raw string) string {
+	var v map[string]any
+	if err := json.Unmarshal([]byte(raw), &v); err != nil {
+		t.Fatal(err)
+	}
+	return encodeWithoutRequestIDs(t, v)
+}
+
+// withoutReference drops the reference field and its errors.
+func withoutReference(t *testing.T, raw string) string {
+	var v map[string]any
+	if err := json.Unmarshal([]byte(raw), &v); err != nil {
+		t.Fatal(err)
+	}
+	if org, ok := testutil.Get(v, "data", "organization").(map[string]any); ok {
+		delete(org, "reference")
+	}
+	if errs, ok := v["errors"].([]any); ok {
+		kept := []any{}
+		for _, e := range errs {
+			if path, _ := e.(map[string]any)["path"].([]any); len(path) > 1 && path[1] == "reference" {
+				continue
+			}
+			kept = append(kept, e)
+		}
+		if len(kept) == 0 {
+			delete(v, "errors")
+		} else {
+			v["errors"] = kept
+		}
+	}
+	return encodeWithoutRequestIDs(t, v)
+}
+
+func encodeWithoutRequestIDs(t *testing.T, v map[string]any) string {
+	if errs, ok := v["errors"].([]any); ok {
+		for _, e := range errs {
+			m := e.(map[string]any)
+			if ext, ok := m["extensions"].(map[string]any); ok {
+				delete(ext, "requestId")
+			}
+			if msg, ok := m["message"].(string); ok {
+				m["message"] = strings.Split(msg, " (request ")[0]
+			}
+		}
+	}
+	// Fields resolve concurrently: errors come in any order.
+	if errs, ok := v["errors"].([]any); ok {
+		slices.SortFunc(errs, func(a, b any) int {
+			x, _ := json.Marshal(a)
+			y, _ := json.Marshal(b)
+			return strings.Compare(string(x), string(y))
+		})
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reflect.ValueOf(v).Len() == 0 {
+		t.Fatal("empty response")
+	}
+	return string(out)
+}

@@ -11,6 +11,8 @@ import (
 	"entgo.io/ent/entc"
 	"entgo.io/ent/entc/gen"
 	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/orgraph/orgraph/internal/readaction"
 )
 
 func main() {
@@ -19,7 +21,7 @@ func main() {
 		entgql.WithSchemaPath("graph/ent.graphql"),
 		entgql.WithConfigPath("gqlgen.yml"),
 		entgql.WithWhereInputs(true),
-		entgql.WithSchemaHook(confineWhereInputs),
+		entgql.WithSchemaHook(confineWhereInputs, nullableRefusable),
 	)
 	if err != nil {
 		log.Fatalf("creating entgql extension: %v", err)
@@ -95,4 +97,26 @@ func isPrivate(input, field string) bool {
 		}
 	}
 	return slices.Contains(privateFields[input], field)
+}
+
+// nullableRefusable makes nullable every field the gate may refuse while it
+// lets its object be read (a field whose read action is its own, e.g.
+// Organization.members needs members.read where the org needs
+// organization.read): a refused field is then null at its path, with its
+// FORBIDDEN error, instead of nulling the object that holds it and, non-null
+// up the tree, the whole answer. The table is the gate's own
+// (internal/readaction); hand-written fields of graph/*.graphql follow the
+// same rule, which TestRefusableFieldsAreNullable checks over the whole schema.
+func nullableRefusable(_ *gen.Graph, s *ast.Schema) error {
+	for name, def := range s.Types {
+		if def.Kind != ast.Object {
+			continue
+		}
+		for _, f := range def.Fields {
+			if readaction.Refusable(name, f.Name) {
+				f.Type.NonNull = false
+			}
+		}
+	}
+	return nil
 }

@@ -37,6 +37,15 @@ func NewSchema(r *Resolver) graphql.ExecutableSchema {
 	return generated.NewExecutableSchema(cfg)
 }
 
+// nullable is a resolver's value for a nullable field (a count the policy may
+// refuse: see internal/readaction).
+func nullable[T any](v T, err error) (*T, error) {
+	if err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
 // NodeTypeFunc finds the table of a node id.
 type NodeTypeFunc func(ctx context.Context, id uuid.UUID) (string, error)
 

@@ -41,18 +41,18 @@ func (r *organizationResolver) Descendants(ctx context.Context, obj *ent.Organiz
 }
 
 // MembersCount is the resolver for the membersCount field.
-func (r *organizationResolver) MembersCount(ctx context.Context, obj *ent.Organization) (int, error) {
-	return r.count(ctx, "members", obj)
+func (r *organizationResolver) MembersCount(ctx context.Context, obj *ent.Organization) (*int, error) {
+	return nullable(r.count(ctx, "members", obj))
 }
 
 // ApplicationsCount is the resolver for the applicationsCount field.
-func (r *organizationResolver) ApplicationsCount(ctx context.Context, obj *ent.Organization) (int, error) {
-	return r.count(ctx, "applications", obj)
+func (r *organizationResolver) ApplicationsCount(ctx context.Context, obj *ent.Organization) (*int, error) {
+	return nullable(r.count(ctx, "applications", obj))
 }
 
 // PersonsCount is the resolver for the personsCount field.
-func (r *organizationResolver) PersonsCount(ctx context.Context, obj *ent.Organization) (int, error) {
-	return r.count(ctx, "persons", obj)
+func (r *organizationResolver) PersonsCount(ctx context.Context, obj *ent.Organization) (*int, error) {
+	return nullable(r.count(ctx, "persons", obj))
 }
 
 // ViewerRole is the resolver for the viewerRole field.

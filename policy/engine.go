@@ -217,7 +217,7 @@ func (e *Engine) decide(ctx context.Context, in *Input, useCache bool) (Decision
 		return d, nil
 	}
 	// Concurrent misses on one key (a cold cache after a swap) evaluate once.
-	res, err, _ := v.inflight.Do(string(*kp), func() (any, error) {
+	res, err, shared := v.inflight.Do(string(*kp), func() (any, error) {
 		d, err := v.evalDecision(ctx, in)
 		if err != nil {
 			return nil, err
@@ -225,6 +225,11 @@ func (e *Engine) decide(ctx context.Context, in *Input, useCache bool) (Decision
 		v.cache.put(*kp, d)
 		return d, nil
 	})
+	if err != nil && shared && ctx.Err() == nil {
+		// The evaluation was another request's, which failed (e.g. its
+		// client went away and cancelled it): ours is still wanted.
+		res, err = v.evalDecision(ctx, in)
+	}
 	if err != nil {
 		return Decision{Allowed: false}, err
 	}

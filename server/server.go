@@ -4,8 +4,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -62,6 +60,9 @@ type Config struct {
 	CORSOrigins []string
 	// RateLimit of /graphql per credential and per client address (ratelimit.go).
 	RateLimit RateLimit
+	// LogRequests says which requests get a log line (requestlog.go); "" is
+	// LogFailedRequests.
+	LogRequests LogRequests
 
 	present graphql.ErrorPresenterFunc
 }
@@ -69,15 +70,6 @@ type Config struct {
 // parserTokenLimit bounds parsing before any other limit runs: a query of
 // more tokens than any real client sends is refused outright.
 const parserTokenLimit = 20000
-
-type requestIDKey struct{}
-
-func init() {
-	apperr.RequestIDFunc = func(ctx context.Context) string {
-		id, _ := ctx.Value(requestIDKey{}).(string)
-		return id
-	}
-}
 
 // New returns the HTTP handler.
 func New(cfg Config) http.Handler {
@@ -91,7 +83,7 @@ func New(cfg Config) http.Handler {
 		cfg.Registry = prometheus.NewRegistry()
 	}
 	m := newMetrics(cfg.Registry)
-	cfg.present = apperr.Presenter(cfg.Logger)
+	cfg.present = cfg.presenter()
 
 	srv := handler.New(graph.NewSchema(cfg.Resolver))
 	srv.AddTransport(httpTransport{maxBatch: cfg.MaxBatch})
@@ -236,30 +228,6 @@ func (cfg Config) withBodyLimit(next http.Handler) http.Handler {
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, cfg.MaxBodyBytes)
 		next.ServeHTTP(w, r)
-	})
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) { w.status = code; w.ResponseWriter.WriteHeader(code) }
-
-func (cfg Config) withRequestID(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-Request-Id")
-		if id == "" || len(id) > 64 {
-			b := make([]byte, 8)
-			_, _ = rand.Read(b)
-			id = hex.EncodeToString(b)
-		}
-		w.Header().Set("X-Request-Id", id)
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		start := time.Now()
-		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
-		cfg.Logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
-			"duration_ms", time.Since(start).Milliseconds(), "request_id", id)
 	})
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"log/slog"
 	"net/netip"
 	"os"
 	"reflect"
@@ -23,14 +24,18 @@ func parseServe(t *testing.T, args ...string) (app.Config, error) {
 		t.Fatalf("parse %v: %v", args, err)
 	}
 	cfg := app.DefaultConfig()
-	err = c.Serve.rateFlags.apply(&cfg)
+	if err := c.Serve.rateFlags.apply(&cfg); err != nil {
+		return cfg, err
+	}
+	_, err = c.Serve.logging(&cfg)
 	return cfg, err
 }
 
 // `serve` without flags runs with the defaults the test suite runs with.
 func TestServeFlagDefaults(t *testing.T) {
 	for _, env := range []string{"ORGRAPH_NO_RATE_LIMIT", "ORGRAPH_RATE_PER_CREDENTIAL", "ORGRAPH_BURST_PER_CREDENTIAL",
-		"ORGRAPH_RATE_PER_ADDRESS", "ORGRAPH_BURST_PER_ADDRESS", "ORGRAPH_TRUSTED_PROXIES", "ORGRAPH_DENIED_AUDIT_RATE", "ORGRAPH_DENIED_AUDIT_BURST"} {
+		"ORGRAPH_RATE_PER_ADDRESS", "ORGRAPH_BURST_PER_ADDRESS", "ORGRAPH_TRUSTED_PROXIES", "ORGRAPH_DENIED_AUDIT_RATE", "ORGRAPH_DENIED_AUDIT_BURST",
+		"ORGRAPH_LOG_REQUESTS", "ORGRAPH_LOG_LEVEL"} {
 		t.Setenv(env, "") // restored after the test
 		os.Unsetenv(env)
 	}
@@ -40,6 +45,30 @@ func TestServeFlagDefaults(t *testing.T) {
 	}
 	if !reflect.DeepEqual(cfg.RateLimit, app.DefaultRateLimit) || cfg.DeniedAudit != app.DefaultDeniedAudit {
 		t.Fatalf("serve's defaults %+v %+v differ from app's %+v %+v", cfg.RateLimit, cfg.DeniedAudit, app.DefaultRateLimit, app.DefaultDeniedAudit)
+	}
+	if cfg.LogRequests != app.DefaultConfig().LogRequests || cfg.LogRequests != server.LogFailedRequests {
+		t.Fatalf("serve logs %q requests by default, app %q", cfg.LogRequests, app.DefaultConfig().LogRequests)
+	}
+}
+
+func TestServeLogFlags(t *testing.T) {
+	var c cli
+	p, err := kong.New(&c, kong.Name("orgraph"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Parse([]string{"serve", "--log-requests", "all", "--log-level", "debug"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := app.DefaultConfig()
+	level, err := c.Serve.logging(&cfg)
+	if err != nil || level != slog.LevelDebug || cfg.LogRequests != server.LogAllRequests {
+		t.Fatalf("got %v %q %v", level, cfg.LogRequests, err)
+	}
+	for _, args := range [][]string{{"--log-requests", "some"}, {"--log-level", "loud"}} {
+		if _, err := p.Parse(append([]string{"serve"}, args...)); err == nil {
+			t.Fatalf("%v was accepted", args)
+		}
 	}
 }
 

@@ -90,6 +90,27 @@ type serveCmd struct {
 	CORSOrigins           []string      `name:"cors-origin" env:"ORGRAPH_CORS_ORIGINS" help:"Origins browsers may call the API from (repeatable; * for any)."`
 	DataKey               string        `name:"data-key" env:"ORGRAPH_DATA_KEY" help:"Base64 of 32 bytes encrypting application signing keys at rest (default: a generated key stored in the database, sealed under the master key)."`
 	KeyOverlap            time.Duration `name:"key-overlap" env:"ORGRAPH_KEY_OVERLAP" default:"24h" help:"How long a rotated-out application signing key stays listed."`
+	LogRequests           string        `name:"log-requests" env:"ORGRAPH_LOG_REQUESTS" enum:"all,errors,none" default:"errors" help:"Which requests get a log line: all (at INFO), errors (failed ones at INFO and above, e.g. 4xx, 5xx, INTERNAL or TIMEOUT errors, and 499 for a client that went away; the others at DEBUG) or none."`
+	LogLevel              string        `name:"log-level" env:"ORGRAPH_LOG_LEVEL" enum:"debug,info,warn,error" default:"info" help:"Least level logged: debug, info, warn or error."`
+}
+
+// logLevel is the level of the logger main makes (serve's --log-level).
+var logLevel slog.LevelVar
+
+// logging applies --log-requests to cfg and returns the --log-level.
+func (c *serveCmd) logging(cfg *app.Config) (slog.Level, error) {
+	mode, err := server.ParseLogRequests(c.LogRequests)
+	if err != nil {
+		return 0, fmt.Errorf("--log-requests: %w", err)
+	}
+	cfg.LogRequests = mode
+	level := slog.LevelInfo
+	if c.LogLevel != "" {
+		if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+			return 0, fmt.Errorf("--log-level: %w", err)
+		}
+	}
+	return level, nil
 }
 
 func (c *serveCmd) Run(logger *slog.Logger) error {
@@ -98,6 +119,11 @@ func (c *serveCmd) Run(logger *slog.Logger) error {
 	url := store.ResolveURL(c.DB)
 	cfg := app.DefaultConfig()
 	cfg.DB, cfg.PolicyDir, cfg.Logger = url, c.PolicyDir, logger
+	level, err := c.logging(&cfg)
+	if err != nil {
+		return err
+	}
+	logLevel.Set(level)
 	// The embedded default migrates itself; PostgreSQL is migrated by `orgraph migrate`.
 	cfg.Migrate = !isPostgres(url)
 	cfg.Limits.Applications, cfg.Limits.Sectors, cfg.Limits.Suborgs, cfg.Limits.OrgsOwned = c.MaxApplications, c.MaxSectors, c.MaxSuborgs, c.MaxOrgsOwned
@@ -266,7 +292,8 @@ type cli struct {
 }
 
 func main() {
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logLevel.Set(slog.LevelInfo)
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: &logLevel}))
 	slog.SetDefault(logger)
 	var c cli
 	kctx := kong.Parse(&c, kong.Name("orgraph"), kong.Description("Multi-tenant organization service."),

@@ -462,9 +462,9 @@ type OrganizationResolver interface {
 	Groups(ctx context.Context, obj *ent.Organization, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []*ent.GroupOrder, where *ent.GroupWhereInput) (*ent.GroupConnection, error)
 	Ancestors(ctx context.Context, obj *ent.Organization) ([]*ent.Organization, error)
 	Descendants(ctx context.Context, obj *ent.Organization, maxDepth *int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []*ent.OrganizationOrder, where *ent.OrganizationWhereInput) (*ent.OrganizationConnection, error)
-	MembersCount(ctx context.Context, obj *ent.Organization) (int, error)
-	ApplicationsCount(ctx context.Context, obj *ent.Organization) (int, error)
-	PersonsCount(ctx context.Context, obj *ent.Organization) (int, error)
+	MembersCount(ctx context.Context, obj *ent.Organization) (*int, error)
+	ApplicationsCount(ctx context.Context, obj *ent.Organization) (*int, error)
+	PersonsCount(ctx context.Context, obj *ent.Organization) (*int, error)
 	ViewerRole(ctx context.Context, obj *ent.Organization) (*string, error)
 	ViewerCan(ctx context.Context, obj *ent.Organization, action string) (bool, error)
 }
@@ -3522,7 +3522,7 @@ type Organization implements Node {
     Filtering options for Memberships returned from the connection.
     """
     where: MembershipWhereInput
-  ): MembershipConnection!
+  ): MembershipConnection
   invitations(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -3553,7 +3553,7 @@ type Organization implements Node {
     Filtering options for Invitations returned from the connection.
     """
     where: InvitationWhereInput
-  ): InvitationConnection!
+  ): InvitationConnection
   applications(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -3584,7 +3584,7 @@ type Organization implements Node {
     Filtering options for Applications returned from the connection.
     """
     where: ApplicationWhereInput
-  ): ApplicationConnection!
+  ): ApplicationConnection
   sectors(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -3615,7 +3615,7 @@ type Organization implements Node {
     Filtering options for Sectors returned from the connection.
     """
     where: SectorWhereInput
-  ): SectorConnection!
+  ): SectorConnection
   apiKeys(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -3646,7 +3646,7 @@ type Organization implements Node {
     Filtering options for APIKeys returned from the connection.
     """
     where: APIKeyWhereInput
-  ): APIKeyConnection!
+  ): APIKeyConnection
   auditEvents(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -3677,7 +3677,7 @@ type Organization implements Node {
     Filtering options for AuditEvents returned from the connection.
     """
     where: AuditEventWhereInput
-  ): AuditEventConnection!
+  ): AuditEventConnection
   persons(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -3708,7 +3708,7 @@ type Organization implements Node {
     Filtering options for Persons returned from the connection.
     """
     where: PersonWhereInput
-  ): PersonConnection!
+  ): PersonConnection
 }
 """
 A connection to a list of items.
@@ -4291,6 +4291,9 @@ input UpdateApplicationInput {
   claimPolicy: Map
 }
 
+# Fields read by an action other than their type's (group.read on an
+# Organization or a Person, person.read on a Group) are nullable: a refusal is
+# null at its path and leaves the object (internal/readaction).
 extend type Organization {
   """The group names of the org's group pool (shared by every org using the pool)."""
   groups(
@@ -4300,7 +4303,7 @@ extend type Organization {
     last: Int
     orderBy: [GroupOrder!]
     where: GroupWhereInput
-  ): GroupConnection!
+  ): GroupConnection
 }
 
 extend type Person {
@@ -4309,7 +4312,7 @@ extend type Person {
   handles(organizationId: ID): [Handle!]!
   """The groups the person is a member of in the organization (default: the
   one the person is listed through)."""
-  groups(organizationId: ID): [Group!]!
+  groups(organizationId: ID): [Group!]
 }
 
 extend type Group {
@@ -4323,7 +4326,7 @@ extend type Group {
     last: Int
     orderBy: [PersonOrder!]
     where: PersonWhereInput
-  ): PersonConnection!
+  ): PersonConnection
 }
 
 extend type Application {
@@ -4465,9 +4468,13 @@ extend type Organization {
     orderBy: [OrganizationOrder!]
     where: OrganizationWhereInput
   ): OrganizationConnection!
-  membersCount: Int!
-  applicationsCount: Int!
-  personsCount: Int!
+  """Null, with a FORBIDDEN error at its path, to a caller who may not read
+  the members (members.read); likewise the other counts (application.read,
+  person.read): a field the policy may refuse on its own is nullable, so its
+  refusal does not null the organization."""
+  membersCount: Int
+  applicationsCount: Int
+  personsCount: Int
   """The caller's effective role here (direct or inherited), if any."""
   viewerRole: String
   viewerCan(action: String!): Boolean!
@@ -8970,10 +8977,10 @@ func (ec *executionContext) _Group_members(ctx context.Context, field graphql.Co
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.PersonConnection) graphql.Marshaler {
-			return ec.marshalNPersonConnection2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐPersonConnection(ctx, selections, v)
+			return ec.marshalOPersonConnection2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐPersonConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Group_members(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -11732,10 +11739,10 @@ func (ec *executionContext) _Organization_members(ctx context.Context, field gra
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.MembershipConnection) graphql.Marshaler {
-			return ec.marshalNMembershipConnection2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐMembershipConnection(ctx, selections, v)
+			return ec.marshalOMembershipConnection2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐMembershipConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Organization_members(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -11776,10 +11783,10 @@ func (ec *executionContext) _Organization_invitations(ctx context.Context, field
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.InvitationConnection) graphql.Marshaler {
-			return ec.marshalNInvitationConnection2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐInvitationConnection(ctx, selections, v)
+			return ec.marshalOInvitationConnection2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐInvitationConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Organization_invitations(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -11820,10 +11827,10 @@ func (ec *executionContext) _Organization_applications(ctx context.Context, fiel
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.ApplicationConnection) graphql.Marshaler {
-			return ec.marshalNApplicationConnection2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐApplicationConnection(ctx, selections, v)
+			return ec.marshalOApplicationConnection2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐApplicationConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Organization_applications(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -11864,10 +11871,10 @@ func (ec *executionContext) _Organization_sectors(ctx context.Context, field gra
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.SectorConnection) graphql.Marshaler {
-			return ec.marshalNSectorConnection2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐSectorConnection(ctx, selections, v)
+			return ec.marshalOSectorConnection2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐSectorConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Organization_sectors(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -11908,10 +11915,10 @@ func (ec *executionContext) _Organization_apiKeys(ctx context.Context, field gra
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.APIKeyConnection) graphql.Marshaler {
-			return ec.marshalNAPIKeyConnection2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐAPIKeyConnection(ctx, selections, v)
+			return ec.marshalOAPIKeyConnection2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐAPIKeyConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Organization_apiKeys(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -11952,10 +11959,10 @@ func (ec *executionContext) _Organization_auditEvents(ctx context.Context, field
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.AuditEventConnection) graphql.Marshaler {
-			return ec.marshalNAuditEventConnection2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐAuditEventConnection(ctx, selections, v)
+			return ec.marshalOAuditEventConnection2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐAuditEventConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Organization_auditEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -11996,10 +12003,10 @@ func (ec *executionContext) _Organization_persons(ctx context.Context, field gra
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.PersonConnection) graphql.Marshaler {
-			return ec.marshalNPersonConnection2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐPersonConnection(ctx, selections, v)
+			return ec.marshalOPersonConnection2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐPersonConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Organization_persons(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -12040,10 +12047,10 @@ func (ec *executionContext) _Organization_groups(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.GroupConnection) graphql.Marshaler {
-			return ec.marshalNGroupConnection2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐGroupConnection(ctx, selections, v)
+			return ec.marshalOGroupConnection2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐGroupConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Organization_groups(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -12158,11 +12165,11 @@ func (ec *executionContext) _Organization_membersCount(ctx context.Context, fiel
 			return ec.Resolvers.Organization().MembersCount(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Organization_membersCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -12181,11 +12188,11 @@ func (ec *executionContext) _Organization_applicationsCount(ctx context.Context,
 			return ec.Resolvers.Organization().ApplicationsCount(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Organization_applicationsCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -12204,11 +12211,11 @@ func (ec *executionContext) _Organization_personsCount(ctx context.Context, fiel
 			return ec.Resolvers.Organization().PersonsCount(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Organization_personsCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -12643,10 +12650,10 @@ func (ec *executionContext) _Person_groups(ctx context.Context, field graphql.Co
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Group) graphql.Marshaler {
-			return ec.marshalNGroup2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐGroupᚄ(ctx, selections, v)
+			return ec.marshalOGroup2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐGroupᚄ(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Person_groups(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -21667,7 +21674,7 @@ func (ec *executionContext) _Group(ctx context.Context, sel ast.SelectionSet, ob
 			}
 		case "members":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Group_members(ctx, field, obj)
 				})
@@ -22507,49 +22514,49 @@ func (ec *executionContext) _Organization(ctx context.Context, sel ast.Selection
 				})
 		case "members":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Organization_members(ctx, field, obj)
 				})
 		case "invitations":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Organization_invitations(ctx, field, obj)
 				})
 		case "applications":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Organization_applications(ctx, field, obj)
 				})
 		case "sectors":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Organization_sectors(ctx, field, obj)
 				})
 		case "apiKeys":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Organization_apiKeys(ctx, field, obj)
 				})
 		case "auditEvents":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Organization_auditEvents(ctx, field, obj)
 				})
 		case "persons":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Organization_persons(ctx, field, obj)
 				})
 		case "groups":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Organization_groups(ctx, field, obj)
 				})
@@ -22567,19 +22574,19 @@ func (ec *executionContext) _Organization(ctx context.Context, sel ast.Selection
 				})
 		case "membersCount":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Organization_membersCount(ctx, field, obj)
 				})
 		case "applicationsCount":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Organization_applicationsCount(ctx, field, obj)
 				})
 		case "personsCount":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Organization_personsCount(ctx, field, obj)
 				})
@@ -22775,7 +22782,7 @@ func (ec *executionContext) _Person(ctx context.Context, sel ast.SelectionSet, o
 				})
 		case "groups":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Person_groups(ctx, field, obj)
 				})
@@ -23576,14 +23583,6 @@ func (ec *executionContext) marshalNAPIKey2ᚖgithubᚗcomᚋorgraphᚋorgraph�
 	return ec._APIKey(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNAPIKeyConnection2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐAPIKeyConnection(ctx context.Context, sel ast.SelectionSet, v *ent.APIKeyConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "APIKeyConnection!")
-		return graphql.Null
-	}
-	return ec._APIKeyConnection(ctx, sel, v)
-}
-
 func (ec *executionContext) unmarshalNAPIKeyOrder2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐAPIKeyOrder(ctx context.Context, v any) (*ent.APIKeyOrder, error) {
 	res, err := ec.unmarshalInputAPIKeyOrder(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
@@ -23729,14 +23728,6 @@ func (ec *executionContext) unmarshalNApplicationWhereInput2ᚖgithubᚗcomᚋor
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNAuditEventConnection2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐAuditEventConnection(ctx context.Context, sel ast.SelectionSet, v *ent.AuditEventConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "AuditEventConnection!")
-		return graphql.Null
-	}
-	return ec._AuditEventConnection(ctx, sel, v)
-}
-
 func (ec *executionContext) unmarshalNAuditEventOrder2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐAuditEventOrder(ctx context.Context, v any) (*ent.AuditEventOrder, error) {
 	res, err := ec.unmarshalInputAuditEventOrder(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
@@ -23830,36 +23821,12 @@ func (ec *executionContext) marshalNDecisionReason2ᚖgithubᚗcomᚋorgraphᚋo
 	return ec._DecisionReason(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNGroup2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Group) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNGroup2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐGroup(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
-}
-
 func (ec *executionContext) marshalNGroup2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐGroup(ctx context.Context, sel ast.SelectionSet, v *ent.Group) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Group!")
 		return graphql.Null
 	}
 	return ec._Group(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNGroupConnection2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐGroupConnection(ctx context.Context, sel ast.SelectionSet, v *ent.GroupConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "GroupConnection!")
-		return graphql.Null
-	}
-	return ec._GroupConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNGroupOrder2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐGroupOrder(ctx context.Context, v any) (*ent.GroupOrder, error) {
@@ -24042,14 +24009,6 @@ func (ec *executionContext) marshalNInvitation2ᚖgithubᚗcomᚋorgraphᚋorgra
 		return graphql.Null
 	}
 	return ec._Invitation(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNInvitationConnection2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐInvitationConnection(ctx context.Context, sel ast.SelectionSet, v *ent.InvitationConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "InvitationConnection!")
-		return graphql.Null
-	}
-	return ec._InvitationConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNInvitationOrder2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐInvitationOrder(ctx context.Context, v any) (*ent.InvitationOrder, error) {
@@ -24251,14 +24210,6 @@ func (ec *executionContext) marshalNPerson2ᚖgithubᚗcomᚋorgraphᚋorgraph�
 	return ec._Person(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNPersonConnection2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐPersonConnection(ctx context.Context, sel ast.SelectionSet, v *ent.PersonConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "PersonConnection!")
-		return graphql.Null
-	}
-	return ec._PersonConnection(ctx, sel, v)
-}
-
 func (ec *executionContext) unmarshalNPersonOrder2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐPersonOrder(ctx context.Context, v any) (*ent.PersonOrder, error) {
 	res, err := ec.unmarshalInputPersonOrder(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
@@ -24297,14 +24248,6 @@ func (ec *executionContext) marshalNSector2ᚖgithubᚗcomᚋorgraphᚋorgraph�
 		return graphql.Null
 	}
 	return ec._Sector(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNSectorConnection2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐSectorConnection(ctx context.Context, sel ast.SelectionSet, v *ent.SectorConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "SectorConnection!")
-		return graphql.Null
-	}
-	return ec._SectorConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNSectorOrder2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐSectorOrder(ctx context.Context, v any) (*ent.SectorOrder, error) {
@@ -24565,6 +24508,13 @@ func (ec *executionContext) marshalOAPIKey2ᚖgithubᚗcomᚋorgraphᚋorgraph�
 	return ec._APIKey(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOAPIKeyConnection2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐAPIKeyConnection(ctx context.Context, sel ast.SelectionSet, v *ent.APIKeyConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._APIKeyConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOAPIKeyEdge2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐAPIKeyEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.APIKeyEdge) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -24684,6 +24634,13 @@ func (ec *executionContext) marshalOApplication2ᚖgithubᚗcomᚋorgraphᚋorgr
 		return graphql.Null
 	}
 	return ec._Application(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOApplicationConnection2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐApplicationConnection(ctx context.Context, sel ast.SelectionSet, v *ent.ApplicationConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ApplicationConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOApplicationEdge2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐApplicationEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.ApplicationEdge) graphql.Marshaler {
@@ -24866,6 +24823,13 @@ func (ec *executionContext) marshalOAuditEvent2ᚖgithubᚗcomᚋorgraphᚋorgra
 	return ec._AuditEvent(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOAuditEventConnection2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐAuditEventConnection(ctx context.Context, sel ast.SelectionSet, v *ent.AuditEventConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._AuditEventConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOAuditEventEdge2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐAuditEventEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.AuditEventEdge) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -24974,11 +24938,37 @@ func (ec *executionContext) marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCu
 	return v
 }
 
+func (ec *executionContext) marshalOGroup2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Group) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNGroup2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐGroup(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalOGroup2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐGroup(ctx context.Context, sel ast.SelectionSet, v *ent.Group) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Group(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOGroupConnection2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐGroupConnection(ctx context.Context, sel ast.SelectionSet, v *ent.GroupConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._GroupConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOGroupEdge2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐGroupEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.GroupEdge) graphql.Marshaler {
@@ -25233,6 +25223,13 @@ func (ec *executionContext) marshalOInvitation2ᚖgithubᚗcomᚋorgraphᚋorgra
 	return ec._Invitation(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOInvitationConnection2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐInvitationConnection(ctx context.Context, sel ast.SelectionSet, v *ent.InvitationConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._InvitationConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOInvitationEdge2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐInvitationEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.InvitationEdge) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -25370,6 +25367,13 @@ func (ec *executionContext) marshalOMembership2ᚖgithubᚗcomᚋorgraphᚋorgra
 		return graphql.Null
 	}
 	return ec._Membership(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOMembershipConnection2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐMembershipConnection(ctx context.Context, sel ast.SelectionSet, v *ent.MembershipConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._MembershipConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOMembershipEdge2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐMembershipEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.MembershipEdge) graphql.Marshaler {
@@ -25569,6 +25573,13 @@ func (ec *executionContext) marshalOPerson2ᚖgithubᚗcomᚋorgraphᚋorgraph�
 	return ec._Person(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOPersonConnection2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐPersonConnection(ctx context.Context, sel ast.SelectionSet, v *ent.PersonConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PersonConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOPersonEdge2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐPersonEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.PersonEdge) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -25636,6 +25647,13 @@ func (ec *executionContext) marshalOSector2ᚖgithubᚗcomᚋorgraphᚋorgraph�
 		return graphql.Null
 	}
 	return ec._Sector(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOSectorConnection2ᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐSectorConnection(ctx context.Context, sel ast.SelectionSet, v *ent.SectorConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SectorConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOSectorEdge2ᚕᚖgithubᚗcomᚋorgraphᚋorgraphᚋentᚐSectorEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.SectorEdge) graphql.Marshaler {

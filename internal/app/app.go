@@ -63,6 +63,9 @@ type Config struct {
 	KeyOverlap time.Duration
 	// RateLimit of the API per credential and per client address.
 	RateLimit server.RateLimit
+	// LogRequests says which requests get a log line ("" or errors: failed
+	// ones at INFO and above, the others at DEBUG; all; none).
+	LogRequests server.LogRequests
 	// DeniedAudit bounds the authz.denied events written per caller.
 	DeniedAudit service.DeniedAuditLimit
 	// Decider, when set, wraps the policy engine the gate asks (tests record
@@ -90,6 +93,7 @@ func DefaultConfig() Config {
 		KeyOverlap:            service.DefaultKeyOverlap,
 		RateLimit:             DefaultRateLimit,
 		DeniedAudit:           DefaultDeniedAudit,
+		LogRequests:           server.LogFailedRequests,
 	}
 }
 
@@ -171,6 +175,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		MaxFragments: cfg.MaxFragments, MaxRepeatedSelections: cfg.MaxRepeatedSelections,
 		Inputs: cfg.Inputs, MaxBatch: cfg.MaxBatch, RequestTimeout: cfg.RequestTimeout,
 		Introspection: cfg.Introspection, CORSOrigins: cfg.CORSOrigins, RateLimit: cfg.RateLimit,
+		LogRequests: cfg.LogRequests,
 	})
 	return &App{Store: st, Engine: eng, Gate: g, Service: svc, Auth: au, Keys: keys, Handler: h, Registry: reg}, nil
 }

@@ -85,11 +85,18 @@ var RequestIDFunc = func(context.Context) string { return "" }
 // Present is the gqlgen error presenter logging to slog's default logger.
 func Present(ctx context.Context, err error) *gqlerror.Error { return Presenter(nil)(ctx, err) }
 
+// ClientGone tells that the client of the request of ctx went away (closed
+// its connection, or reset its stream) before it was answered: its context is
+// cancelled, not past a deadline.
+func ClientGone(ctx context.Context) bool { return errors.Is(ctx.Err(), context.Canceled) }
+
 // Presenter returns the one function that maps errors to what a client sees:
 // every error leaves with a code, internal errors leave without their text
 // and are logged at ERROR; a client's mistake is logged at INFO, a request
-// cut short by its deadline at WARN. The HTTP layer's own answers go through
-// it too. A nil logger is slog's default.
+// cut short by its deadline at WARN. Whatever failed in a request whose client
+// went away is a client event (TIMEOUT, logged at DEBUG; the server logs the
+// request as 499 at INFO), never an internal error. The HTTP layer's own
+// answers go through it too. A nil logger is slog's default.
 func Presenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		if logger == nil {
@@ -99,6 +106,10 @@ func Presenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		out := present(ctx, err)
 		code, _ := out.Extensions["code"].(string)
 		rid := RequestIDFunc(ctx)
+		if ClientGone(ctx) {
+			logger.DebugContext(ctx, "client closed request", "code", code, "err", cause, "request_id", rid)
+			return out
+		}
 		switch Code(code) {
 		case Internal:
 			logger.ErrorContext(ctx, "internal error", "err", cause, "request_id", rid)
@@ -125,6 +136,11 @@ func present(ctx context.Context, err error) *gqlerror.Error {
 	}
 	var e *Error
 	switch {
+	case ClientGone(ctx):
+		// Whatever broke (a statement or a policy evaluation stopped half
+		// way, in words no check below recognizes), the client left first.
+		base.Message = "the client closed the request before it was answered"
+		base.Extensions["code"] = string(Timeout)
 	case errors.As(err, &e) && e.Code != Internal:
 		base.Message = e.Message
 		for k, v := range e.Extra {
@@ -149,7 +165,7 @@ func present(ctx context.Context, err error) *gqlerror.Error {
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded):
 		base.Message = "the request ran over its deadline and was stopped"
 		base.Extensions["code"] = string(Timeout)
-	case errors.Is(err, context.Canceled) || errors.Is(ctx.Err(), context.Canceled):
+	case errors.Is(err, context.Canceled):
 		base.Message = "the request was canceled"
 		base.Extensions["code"] = string(Timeout)
 	case gqlErr != nil && isInputError(ctx, gqlErr):

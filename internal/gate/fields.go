@@ -12,52 +12,19 @@ import (
 	"github.com/orgraph/orgraph/ent"
 	"github.com/orgraph/orgraph/ent/organization"
 	"github.com/orgraph/orgraph/internal/apperr"
+	"github.com/orgraph/orgraph/internal/readaction"
 	"github.com/orgraph/orgraph/policy"
 )
 
 // Public marks a field that exposes no org data of its own (its parent was
 // checked) or that decides inside its resolver through the gate.
-const Public = "public"
+const Public = readaction.Public
 
-// typeActions is the read action for every field of a type holding org data.
-var typeActions = map[string]string{
-	"Organization": "organization.read",
-	"Membership":   "members.read",
-	"Invitation":   "invitations.read",
-	"Application":  "application.read",
-	"Sector":       "sector.read",
-	"Person":       "person.read",
-	"Handle":       "person.read",
-	"Group":        "group.read",
-	"APIKey":       "apikey.read",
-	"AuditEvent":   "audit.read",
-	// An account's own data (its id, flags, memberships, invitations): the
-	// policy shows it to the account itself and to platform admins.
-	"Account": "account.read_private",
-}
-
-// fieldActions overrides typeActions for single fields.
-var fieldActions = map[string]string{
-	"Organization.members":           "members.read",
-	"Organization.membersCount":      "members.read",
-	"Organization.invitations":       "invitations.read",
-	"Organization.applications":      "application.read",
-	"Organization.applicationsCount": "application.read",
-	"Organization.sectors":           "sector.read",
-	"Organization.persons":           "person.read",
-	"Organization.personsCount":      "person.read",
-	"Organization.apiKeys":           "apikey.read",
-	"Organization.auditEvents":       "audit.read",
-	"Organization.limits":            "organization.read",
-	// The org edge is read through the org's own read scope and its fields
-	// through their own rules (an invitee who cannot read the org yet reads
-	// Invitation.organizationName instead).
-	"Invitation.organization": Public,
-	// What anyone who can see an account (the SQL filter decides) sees of it.
-	"Account.alias":       Public,
-	"Account.displayName": Public,
-	"Account.createdAt":   Public,
-}
+// typeActions is the read action for every field of a type holding org data,
+// and fieldActions overrides it for single fields: the table lives in
+// internal/readaction, where code generation reads it too (a field with an
+// action of its own is nullable in the schema).
+var typeActions, fieldActions = readaction.Types, readaction.Fields
 
 // structuralTypes carry no org data themselves: connections, edges and values
 // reached only through a checked field.

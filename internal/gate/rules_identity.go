@@ -17,21 +17,8 @@ import (
 // Rules of the identity plane: persons, handles, groups, sectors,
 // applications and their keys, API keys.
 func init() {
-	for field, action := range map[string]string{
-		"Organization.groups": "group.read",
-		// Decided in their resolvers in the org they name (or are listed
-		// through): person.read there; the parent type's read was checked.
-		"Person.handles":         "person.read",
-		"Person.groups":          "group.read",
-		"Group.members":          "person.read",
-		"Application.subjectFor": "application.read",
-		"Application.publicKeys": "application.read",
-	} {
-		if _, dup := fieldActions[field]; dup {
-			panic("gate: duplicate rule for " + field)
-		}
-		fieldActions[field] = action
-	}
+	// The identity plane's field rules (Organization.groups, Person.groups,
+	// Group.members, …) are in internal/readaction with the others.
 	// Values reached only through a checked field or an authorized mutation.
 	for _, t := range []string{"ApplicationPublicKey", "CreateAPIKeyPayload", "RotateApplicationKeyPayload"} {
 		structuralTypes[t] = true

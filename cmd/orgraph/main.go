@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -94,6 +95,19 @@ type serveCmd struct {
 	LogLevel              string        `name:"log-level" env:"ORGRAPH_LOG_LEVEL" enum:"debug,info,warn,error" default:"info" help:"Least level logged: debug, info, warn or error."`
 }
 
+// serveGCPercent is serve's GOGC when the environment sets none: a request
+// allocates a few megabytes that die with it, and at the default of 100 the
+// collector runs every few requests (about a tenth of the CPU in profiles of
+// the nested tree query). The live heap is small, so four times as much
+// garbage between collections costs tens of megabytes.
+const serveGCPercent = 400
+
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(serveGCPercent)
+	}
+}
+
 // logLevel is the level of the logger main makes (serve's --log-level).
 var logLevel slog.LevelVar
 
@@ -114,6 +128,7 @@ func (c *serveCmd) logging(cfg *app.Config) (slog.Level, error) {
 }
 
 func (c *serveCmd) Run(logger *slog.Logger) error {
+	tuneGC()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	url := store.ResolveURL(c.DB)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"testing"
@@ -260,5 +261,21 @@ func TestKeyFileFlag(t *testing.T) {
 				t.Fatalf("%v (env %v): key file %q, want %q", argv, viaEnv, got, want)
 			}
 		}
+	}
+}
+
+// TestServeTunesGC: serve collects at serveGCPercent unless GOGC is set.
+func TestServeTunesGC(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	t.Setenv("GOGC", "")
+	debug.SetGCPercent(100)
+	tuneGC()
+	if got := debug.SetGCPercent(100); got != serveGCPercent {
+		t.Fatalf("GOGC unset: collector at %d, want %d", got, serveGCPercent)
+	}
+	t.Setenv("GOGC", "50")
+	tuneGC()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Fatalf("GOGC set: serve changed the collector to %d", got)
 	}
 }

@@ -74,6 +74,20 @@ func perList[T any](ctx context.Context, key string, org uuid.UUID, load func(or
 	return byOrg[org].(T), nil
 }
 
+// prefill records a value loaded with the org (graph/prefetch.go).
+func prefill(ctx context.Context, key string, org uuid.UUID, v any) {
+	l, ok := ctx.Value(listLoaderKey{}).(*listLoader)
+	if !ok {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.values[key] == nil {
+		l.values[key] = map[uuid.UUID]any{}
+	}
+	l.values[key][org] = v
+}
+
 // fieldKey names the current field with its arguments: the same field asked
 // with other arguments (under another alias) is another value.
 func fieldKey(ctx context.Context) string {

@@ -80,11 +80,6 @@ func (r *Resolver) organizationByDomain(ctx context.Context, domain string) (*en
 	return org, err
 }
 
-// count reads a per-org count through the request's batch counter.
-func (r *Resolver) count(ctx context.Context, kind string, org *ent.Organization) (int, error) {
-	return counterOf(ctx, r.Client).count(ctx, kind, org.ID)
-}
-
 func (r *Resolver) viewerCan(ctx context.Context, org *ent.Organization, action string) (bool, error) {
 	d, err := r.Gate.Can(ctx, action, org)
 	return d.Allowed, err

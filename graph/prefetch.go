@@ -334,14 +334,13 @@ func (r *Resolver) prefetchOrganization(ctx context.Context, root func(*sql.Sele
 	if len(byPlan[0]) == 0 {
 		return nil, true, nil
 	}
-	counter := counterOf(ctx, r.Client)
 	for _, plan := range p.orgs {
 		list := byPlan[plan.index]
 		slices.SortFunc(list, func(a, b prefetched) int { return a.rank - b.rank })
 		for _, row := range list {
 			for _, kind := range []countKind{allMembers, allApplications, allPersons} {
 				if plan.counts[kind] {
-					counter.prefill(string(kind), row.org.ID, row.counts[kind])
+					prefill(ctx, countKey(string(kind)), row.org.ID, row.counts[kind])
 				}
 			}
 			for _, t := range plan.totals {

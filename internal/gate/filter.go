@@ -35,7 +35,7 @@ import (
 // closure table, so totalCount and pagination stay exact. The same rules
 // (readRules) confine the subqueries of has<Edge>With filters (see Readable).
 func (g *Gate) installFilters(client *ent.Client) {
-	client.Organization.Intercept(recordLoadedOrgs())
+	client.Organization.Intercept(recordLoadedOrgs(), g.subtreeCounter())
 	client.Organization.Intercept(
 		intercept.TraverseOrganization(func(ctx context.Context, q *ent.OrganizationQuery) error {
 			selectDecisionColumns(q)

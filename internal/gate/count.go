@@ -100,7 +100,9 @@ func (g *Gate) CountReadableOrgs(ctx context.Context) (n int, ok bool, err error
 func countScope(ctx context.Context, client *ent.Client, scope policy.Scope) (int, bool, error) {
 	holds := func([]string) bool { return true }
 	if scope.Ceiling != nil {
-		holds = func(caps []string) bool { return slices.ContainsFunc(caps, func(c string) bool { return slices.Contains(scope.Ceiling, c) }) }
+		holds = func(caps []string) bool {
+			return slices.ContainsFunc(caps, func(c string) bool { return slices.Contains(scope.Ceiling, c) })
+		}
 	}
 	var within uuid.UUID
 	if scope.Within != "" {
@@ -139,19 +141,24 @@ func countScope(ctx context.Context, client *ent.Client, scope policy.Scope) (in
 	if len(named) == 0 {
 		return 0, true, nil
 	}
-	// below[a][d]: d is a proper descendant of a, both named, by the closure
-	// rows the list's predicate reads (a soft-deleted org has none).
+	// below[{a, d}]: d is a proper descendant of a, both named, by the
+	// closure rows the list's predicate reads (a soft-deleted org has none).
 	var links []struct {
 		A uuid.UUID `json:"ancestor_id"`
 		D uuid.UUID `json:"descendant_id"`
 	}
-	if err := client.OrgClosure.Query().Where(orgclosure.DescendantIDIn(named...), orgclosure.AncestorIDIn(named...), orgclosure.DepthGT(0)).
+	if err := client.OrgClosure.Query().Where(orgclosure.DescendantIDIn(named...), orgclosure.AncestorIDIn(named...)).
 		Select(orgclosure.FieldAncestorID, orgclosure.FieldDescendantID).Scan(ctx, &links); err != nil {
 		return 0, false, err
 	}
 	below := map[[2]uuid.UUID]bool{}
+	linked := map[uuid.UUID]bool{} // has its own closure row: not deleted
 	for _, l := range links {
-		below[[2]uuid.UUID{l.A, l.D}] = true
+		if l.A == l.D {
+			linked[l.A] = true
+		} else {
+			below[[2]uuid.UUID{l.A, l.D}] = true
+		}
 	}
 	under := func(d, a uuid.UUID) bool { return d == a || below[[2]uuid.UUID{a, d}] }
 
@@ -170,14 +177,18 @@ func countScope(ctx context.Context, client *ent.Client, scope policy.Scope) (in
 	// single org inside a counted subtree.
 	covered := map[uuid.UUID]bool{}
 	for _, l := range links {
-		if isRoot[l.A] {
+		if isRoot[l.A] && l.A != l.D {
 			covered[l.D] = true
 		}
 	}
-	var outer []uuid.UUID
+	var outer, unlinked []uuid.UUID
 	for r := range isRoot {
-		if !covered[r] {
-			outer = append(outer, r)
+		if covered[r] {
+			continue
+		}
+		outer = append(outer, r)
+		if !linked[r] {
+			unlinked = append(unlinked, r)
 		}
 	}
 	// Single orgs: those within the token's org and in no counted subtree.
@@ -199,6 +210,16 @@ func countScope(ctx context.Context, client *ent.Client, scope policy.Scope) (in
 			if holds(o.Capabilities) {
 				total++
 			}
+		}
+	}
+	if len(unlinked) > 0 {
+		// A deleted org keeps no closure rows, so none says whether its
+		// subtree lies in another one. The service deletes whole subtrees,
+		// leaving it nothing to count; should it hold live orgs all the
+		// same, the list's SQL count decides.
+		live, err := client.OrgSubtreeCount.Query().Where(orgsubtreecount.AncestorIDIn(unlinked...), orgsubtreecount.LiveNEQ(0)).Exist(ctx)
+		if err != nil || live {
+			return 0, false, err
 		}
 	}
 	if len(outer) > 0 {

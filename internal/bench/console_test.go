@@ -35,8 +35,7 @@ func BenchmarkConsole(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/seeded=%s", be, url), func(b *testing.B) {
 				w := start(b, be, func(c *app.Config) { c.DB, c.KeyFile = url, keys })
 				w.analyzed = true // as seeded (orgraph seed analyzes PostgreSQL)
-				_, token := w.account(b, "seed-owner", false)
-				consolePages(b, w, token, -1)
+				consolePages(b, w, w.in.Token("seed-owner", ""), -1)
 			})
 		}
 		return

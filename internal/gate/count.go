@@ -147,10 +147,22 @@ func countScope(ctx context.Context, client *ent.Client, scope policy.Scope) (in
 		A uuid.UUID `json:"ancestor_id"`
 		D uuid.UUID `json:"descendant_id"`
 	}
-	if err := client.OrgClosure.Query().Where(orgclosure.DescendantIDIn(named...), orgclosure.AncestorIDIn(named...)).
+	// By descendant only (a few rows each, on its index): with both lists
+	// SQLite probes every pair of the ancestor list's subtrees.
+	if err := client.OrgClosure.Query().Where(orgclosure.DescendantIDIn(named...)).
 		Select(orgclosure.FieldAncestorID, orgclosure.FieldDescendantID).Scan(ctx, &links); err != nil {
 		return 0, false, err
 	}
+	isNamed := make(map[uuid.UUID]bool, len(named))
+	for _, id := range named {
+		isNamed[id] = true
+	}
+	links = slices.DeleteFunc(links, func(l struct {
+		A uuid.UUID `json:"ancestor_id"`
+		D uuid.UUID `json:"descendant_id"`
+	}) bool {
+		return !isNamed[l.A]
+	})
 	below := map[[2]uuid.UUID]bool{}
 	linked := map[uuid.UUID]bool{} // has its own closure row: not deleted
 	for _, l := range links {

@@ -31,6 +31,7 @@ import (
 	"github.com/orgraph/orgraph/ent/organization"
 	"github.com/orgraph/orgraph/ent/orgclosure"
 	"github.com/orgraph/orgraph/ent/orgdomain"
+	"github.com/orgraph/orgraph/ent/orgsubtreecount"
 	"github.com/orgraph/orgraph/ent/person"
 	"github.com/orgraph/orgraph/ent/personpool"
 	"github.com/orgraph/orgraph/ent/registration"
@@ -75,6 +76,8 @@ type Client struct {
 	OrgClosure *OrgClosureClient
 	// OrgDomain is the client for interacting with the OrgDomain builders.
 	OrgDomain *OrgDomainClient
+	// OrgSubtreeCount is the client for interacting with the OrgSubtreeCount builders.
+	OrgSubtreeCount *OrgSubtreeCountClient
 	// Organization is the client for interacting with the Organization builders.
 	Organization *OrganizationClient
 	// Person is the client for interacting with the Person builders.
@@ -116,6 +119,7 @@ func (c *Client) init() {
 	c.Membership = NewMembershipClient(c.config)
 	c.OrgClosure = NewOrgClosureClient(c.config)
 	c.OrgDomain = NewOrgDomainClient(c.config)
+	c.OrgSubtreeCount = NewOrgSubtreeCountClient(c.config)
 	c.Organization = NewOrganizationClient(c.config)
 	c.Person = NewPersonClient(c.config)
 	c.PersonPool = NewPersonPoolClient(c.config)
@@ -230,6 +234,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Membership:      NewMembershipClient(cfg),
 		OrgClosure:      NewOrgClosureClient(cfg),
 		OrgDomain:       NewOrgDomainClient(cfg),
+		OrgSubtreeCount: NewOrgSubtreeCountClient(cfg),
 		Organization:    NewOrganizationClient(cfg),
 		Person:          NewPersonClient(cfg),
 		PersonPool:      NewPersonPoolClient(cfg),
@@ -271,6 +276,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Membership:      NewMembershipClient(cfg),
 		OrgClosure:      NewOrgClosureClient(cfg),
 		OrgDomain:       NewOrgDomainClient(cfg),
+		OrgSubtreeCount: NewOrgSubtreeCountClient(cfg),
 		Organization:    NewOrganizationClient(cfg),
 		Person:          NewPersonClient(cfg),
 		PersonPool:      NewPersonPoolClient(cfg),
@@ -310,8 +316,8 @@ func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.APIKey, c.Account, c.Application, c.ApplicationKey, c.AuditEvent, c.Group,
 		c.GroupMembership, c.GroupPool, c.Handle, c.HandleUse, c.Invitation,
-		c.Membership, c.OrgClosure, c.OrgDomain, c.Organization, c.Person,
-		c.PersonPool, c.Registration, c.SealedKey, c.Sector, c.ServerKey,
+		c.Membership, c.OrgClosure, c.OrgDomain, c.OrgSubtreeCount, c.Organization,
+		c.Person, c.PersonPool, c.Registration, c.SealedKey, c.Sector, c.ServerKey,
 		c.SlugReservation,
 	} {
 		n.Use(hooks...)
@@ -324,8 +330,8 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.APIKey, c.Account, c.Application, c.ApplicationKey, c.AuditEvent, c.Group,
 		c.GroupMembership, c.GroupPool, c.Handle, c.HandleUse, c.Invitation,
-		c.Membership, c.OrgClosure, c.OrgDomain, c.Organization, c.Person,
-		c.PersonPool, c.Registration, c.SealedKey, c.Sector, c.ServerKey,
+		c.Membership, c.OrgClosure, c.OrgDomain, c.OrgSubtreeCount, c.Organization,
+		c.Person, c.PersonPool, c.Registration, c.SealedKey, c.Sector, c.ServerKey,
 		c.SlugReservation,
 	} {
 		n.Intercept(interceptors...)
@@ -363,6 +369,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.OrgClosure.mutate(ctx, m)
 	case *OrgDomainMutation:
 		return c.OrgDomain.mutate(ctx, m)
+	case *OrgSubtreeCountMutation:
+		return c.OrgSubtreeCount.mutate(ctx, m)
 	case *OrganizationMutation:
 		return c.Organization.mutate(ctx, m)
 	case *PersonMutation:
@@ -2614,6 +2622,139 @@ func (c *OrgDomainClient) mutate(ctx context.Context, m *OrgDomainMutation) (Val
 	}
 }
 
+// OrgSubtreeCountClient is a client for the OrgSubtreeCount schema.
+type OrgSubtreeCountClient struct {
+	config
+}
+
+// NewOrgSubtreeCountClient returns a client for the OrgSubtreeCount from the given config.
+func NewOrgSubtreeCountClient(c config) *OrgSubtreeCountClient {
+	return &OrgSubtreeCountClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `orgsubtreecount.Hooks(f(g(h())))`.
+func (c *OrgSubtreeCountClient) Use(hooks ...Hook) {
+	c.hooks.OrgSubtreeCount = append(c.hooks.OrgSubtreeCount, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `orgsubtreecount.Intercept(f(g(h())))`.
+func (c *OrgSubtreeCountClient) Intercept(interceptors ...Interceptor) {
+	c.inters.OrgSubtreeCount = append(c.inters.OrgSubtreeCount, interceptors...)
+}
+
+// Create returns a builder for creating a OrgSubtreeCount entity.
+func (c *OrgSubtreeCountClient) Create() *OrgSubtreeCountCreate {
+	mutation := newOrgSubtreeCountMutation(c.config, OpCreate)
+	return &OrgSubtreeCountCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of OrgSubtreeCount entities.
+func (c *OrgSubtreeCountClient) CreateBulk(builders ...*OrgSubtreeCountCreate) *OrgSubtreeCountCreateBulk {
+	return &OrgSubtreeCountCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *OrgSubtreeCountClient) MapCreateBulk(slice any, setFunc func(*OrgSubtreeCountCreate, int)) *OrgSubtreeCountCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &OrgSubtreeCountCreateBulk{err: fmt.Errorf("calling to OrgSubtreeCountClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*OrgSubtreeCountCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &OrgSubtreeCountCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for OrgSubtreeCount.
+func (c *OrgSubtreeCountClient) Update() *OrgSubtreeCountUpdate {
+	mutation := newOrgSubtreeCountMutation(c.config, OpUpdate)
+	return &OrgSubtreeCountUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *OrgSubtreeCountClient) UpdateOne(_m *OrgSubtreeCount) *OrgSubtreeCountUpdateOne {
+	mutation := newOrgSubtreeCountMutation(c.config, OpUpdateOne, withOrgSubtreeCount(_m))
+	return &OrgSubtreeCountUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *OrgSubtreeCountClient) UpdateOneID(id int) *OrgSubtreeCountUpdateOne {
+	mutation := newOrgSubtreeCountMutation(c.config, OpUpdateOne, withOrgSubtreeCountID(id))
+	return &OrgSubtreeCountUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for OrgSubtreeCount.
+func (c *OrgSubtreeCountClient) Delete() *OrgSubtreeCountDelete {
+	mutation := newOrgSubtreeCountMutation(c.config, OpDelete)
+	return &OrgSubtreeCountDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *OrgSubtreeCountClient) DeleteOne(_m *OrgSubtreeCount) *OrgSubtreeCountDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *OrgSubtreeCountClient) DeleteOneID(id int) *OrgSubtreeCountDeleteOne {
+	builder := c.Delete().Where(orgsubtreecount.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &OrgSubtreeCountDeleteOne{builder}
+}
+
+// Query returns a query builder for OrgSubtreeCount.
+func (c *OrgSubtreeCountClient) Query() *OrgSubtreeCountQuery {
+	return &OrgSubtreeCountQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeOrgSubtreeCount},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a OrgSubtreeCount entity by its id.
+func (c *OrgSubtreeCountClient) Get(ctx context.Context, id int) (*OrgSubtreeCount, error) {
+	return c.Query().Where(orgsubtreecount.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *OrgSubtreeCountClient) GetX(ctx context.Context, id int) *OrgSubtreeCount {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *OrgSubtreeCountClient) Hooks() []Hook {
+	return c.hooks.OrgSubtreeCount
+}
+
+// Interceptors returns the client interceptors.
+func (c *OrgSubtreeCountClient) Interceptors() []Interceptor {
+	return c.inters.OrgSubtreeCount
+}
+
+func (c *OrgSubtreeCountClient) mutate(ctx context.Context, m *OrgSubtreeCountMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&OrgSubtreeCountCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&OrgSubtreeCountUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&OrgSubtreeCountUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&OrgSubtreeCountDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown OrgSubtreeCount mutation op: %q", m.Op())
+	}
+}
+
 // OrganizationClient is a client for the Organization schema.
 type OrganizationClient struct {
 	config
@@ -4050,14 +4191,14 @@ type (
 	hooks struct {
 		APIKey, Account, Application, ApplicationKey, AuditEvent, Group,
 		GroupMembership, GroupPool, Handle, HandleUse, Invitation, Membership,
-		OrgClosure, OrgDomain, Organization, Person, PersonPool, Registration,
-		SealedKey, Sector, ServerKey, SlugReservation []ent.Hook
+		OrgClosure, OrgDomain, OrgSubtreeCount, Organization, Person, PersonPool,
+		Registration, SealedKey, Sector, ServerKey, SlugReservation []ent.Hook
 	}
 	inters struct {
 		APIKey, Account, Application, ApplicationKey, AuditEvent, Group,
 		GroupMembership, GroupPool, Handle, HandleUse, Invitation, Membership,
-		OrgClosure, OrgDomain, Organization, Person, PersonPool, Registration,
-		SealedKey, Sector, ServerKey, SlugReservation []ent.Interceptor
+		OrgClosure, OrgDomain, OrgSubtreeCount, Organization, Person, PersonPool,
+		Registration, SealedKey, Sector, ServerKey, SlugReservation []ent.Interceptor
 	}
 )
 

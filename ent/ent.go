@@ -27,6 +27,7 @@ import (
 	"github.com/orgraph/orgraph/ent/organization"
 	"github.com/orgraph/orgraph/ent/orgclosure"
 	"github.com/orgraph/orgraph/ent/orgdomain"
+	"github.com/orgraph/orgraph/ent/orgsubtreecount"
 	"github.com/orgraph/orgraph/ent/person"
 	"github.com/orgraph/orgraph/ent/personpool"
 	"github.com/orgraph/orgraph/ent/registration"
@@ -108,6 +109,7 @@ func checkColumn(t, c string) error {
 			membership.Table:      membership.ValidColumn,
 			orgclosure.Table:      orgclosure.ValidColumn,
 			orgdomain.Table:       orgdomain.ValidColumn,
+			orgsubtreecount.Table: orgsubtreecount.ValidColumn,
 			organization.Table:    organization.ValidColumn,
 			person.Table:          person.ValidColumn,
 			personpool.Table:      personpool.ValidColumn,

@@ -27,6 +27,7 @@ import (
 	"github.com/orgraph/orgraph/ent/organization"
 	"github.com/orgraph/orgraph/ent/orgclosure"
 	"github.com/orgraph/orgraph/ent/orgdomain"
+	"github.com/orgraph/orgraph/ent/orgsubtreecount"
 	"github.com/orgraph/orgraph/ent/person"
 	"github.com/orgraph/orgraph/ent/personpool"
 	"github.com/orgraph/orgraph/ent/predicate"
@@ -61,6 +62,7 @@ const (
 	TypeMembership      = "Membership"
 	TypeOrgClosure      = "OrgClosure"
 	TypeOrgDomain       = "OrgDomain"
+	TypeOrgSubtreeCount = "OrgSubtreeCount"
 	TypeOrganization    = "Organization"
 	TypePerson          = "Person"
 	TypePersonPool      = "PersonPool"
@@ -9910,6 +9912,476 @@ func (m *OrgDomainMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *OrgDomainMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown OrgDomain edge %s", name)
+}
+
+// OrgSubtreeCountMutation represents an operation that mutates the OrgSubtreeCount nodes in the graph.
+type OrgSubtreeCountMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	ancestor_id   *uuid.UUID
+	capabilities  *string
+	live          *int
+	addlive       *int
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*OrgSubtreeCount, error)
+	predicates    []predicate.OrgSubtreeCount
+}
+
+var _ ent.Mutation = (*OrgSubtreeCountMutation)(nil)
+
+// orgsubtreecountOption allows management of the mutation configuration using functional options.
+type orgsubtreecountOption func(*OrgSubtreeCountMutation)
+
+// newOrgSubtreeCountMutation creates new mutation for the OrgSubtreeCount entity.
+func newOrgSubtreeCountMutation(c config, op Op, opts ...orgsubtreecountOption) *OrgSubtreeCountMutation {
+	m := &OrgSubtreeCountMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeOrgSubtreeCount,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withOrgSubtreeCountID sets the ID field of the mutation.
+func withOrgSubtreeCountID(id int) orgsubtreecountOption {
+	return func(m *OrgSubtreeCountMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *OrgSubtreeCount
+		)
+		m.oldValue = func(ctx context.Context) (*OrgSubtreeCount, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().OrgSubtreeCount.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withOrgSubtreeCount sets the old OrgSubtreeCount of the mutation.
+func withOrgSubtreeCount(node *OrgSubtreeCount) orgsubtreecountOption {
+	return func(m *OrgSubtreeCountMutation) {
+		m.oldValue = func(context.Context) (*OrgSubtreeCount, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m OrgSubtreeCountMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m OrgSubtreeCountMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *OrgSubtreeCountMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *OrgSubtreeCountMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().OrgSubtreeCount.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetAncestorID sets the "ancestor_id" field.
+func (m *OrgSubtreeCountMutation) SetAncestorID(u uuid.UUID) {
+	m.ancestor_id = &u
+}
+
+// AncestorID returns the value of the "ancestor_id" field in the mutation.
+func (m *OrgSubtreeCountMutation) AncestorID() (r uuid.UUID, exists bool) {
+	v := m.ancestor_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAncestorID returns the old "ancestor_id" field's value of the OrgSubtreeCount entity.
+// If the OrgSubtreeCount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrgSubtreeCountMutation) OldAncestorID(ctx context.Context) (v uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAncestorID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAncestorID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAncestorID: %w", err)
+	}
+	return oldValue.AncestorID, nil
+}
+
+// ResetAncestorID resets all changes to the "ancestor_id" field.
+func (m *OrgSubtreeCountMutation) ResetAncestorID() {
+	m.ancestor_id = nil
+}
+
+// SetCapabilities sets the "capabilities" field.
+func (m *OrgSubtreeCountMutation) SetCapabilities(s string) {
+	m.capabilities = &s
+}
+
+// Capabilities returns the value of the "capabilities" field in the mutation.
+func (m *OrgSubtreeCountMutation) Capabilities() (r string, exists bool) {
+	v := m.capabilities
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCapabilities returns the old "capabilities" field's value of the OrgSubtreeCount entity.
+// If the OrgSubtreeCount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrgSubtreeCountMutation) OldCapabilities(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCapabilities is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCapabilities requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCapabilities: %w", err)
+	}
+	return oldValue.Capabilities, nil
+}
+
+// ResetCapabilities resets all changes to the "capabilities" field.
+func (m *OrgSubtreeCountMutation) ResetCapabilities() {
+	m.capabilities = nil
+}
+
+// SetLive sets the "live" field.
+func (m *OrgSubtreeCountMutation) SetLive(i int) {
+	m.live = &i
+	m.addlive = nil
+}
+
+// Live returns the value of the "live" field in the mutation.
+func (m *OrgSubtreeCountMutation) Live() (r int, exists bool) {
+	v := m.live
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLive returns the old "live" field's value of the OrgSubtreeCount entity.
+// If the OrgSubtreeCount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrgSubtreeCountMutation) OldLive(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLive is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLive requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLive: %w", err)
+	}
+	return oldValue.Live, nil
+}
+
+// AddLive adds i to the "live" field.
+func (m *OrgSubtreeCountMutation) AddLive(i int) {
+	if m.addlive != nil {
+		*m.addlive += i
+	} else {
+		m.addlive = &i
+	}
+}
+
+// AddedLive returns the value that was added to the "live" field in this mutation.
+func (m *OrgSubtreeCountMutation) AddedLive() (r int, exists bool) {
+	v := m.addlive
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetLive resets all changes to the "live" field.
+func (m *OrgSubtreeCountMutation) ResetLive() {
+	m.live = nil
+	m.addlive = nil
+}
+
+// Where appends a list predicates to the OrgSubtreeCountMutation builder.
+func (m *OrgSubtreeCountMutation) Where(ps ...predicate.OrgSubtreeCount) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the OrgSubtreeCountMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *OrgSubtreeCountMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.OrgSubtreeCount, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *OrgSubtreeCountMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *OrgSubtreeCountMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (OrgSubtreeCount).
+func (m *OrgSubtreeCountMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *OrgSubtreeCountMutation) Fields() []string {
+	fields := make([]string, 0, 3)
+	if m.ancestor_id != nil {
+		fields = append(fields, orgsubtreecount.FieldAncestorID)
+	}
+	if m.capabilities != nil {
+		fields = append(fields, orgsubtreecount.FieldCapabilities)
+	}
+	if m.live != nil {
+		fields = append(fields, orgsubtreecount.FieldLive)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *OrgSubtreeCountMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case orgsubtreecount.FieldAncestorID:
+		return m.AncestorID()
+	case orgsubtreecount.FieldCapabilities:
+		return m.Capabilities()
+	case orgsubtreecount.FieldLive:
+		return m.Live()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *OrgSubtreeCountMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case orgsubtreecount.FieldAncestorID:
+		return m.OldAncestorID(ctx)
+	case orgsubtreecount.FieldCapabilities:
+		return m.OldCapabilities(ctx)
+	case orgsubtreecount.FieldLive:
+		return m.OldLive(ctx)
+	}
+	return nil, fmt.Errorf("unknown OrgSubtreeCount field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *OrgSubtreeCountMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case orgsubtreecount.FieldAncestorID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAncestorID(v)
+		return nil
+	case orgsubtreecount.FieldCapabilities:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCapabilities(v)
+		return nil
+	case orgsubtreecount.FieldLive:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLive(v)
+		return nil
+	}
+	return fmt.Errorf("unknown OrgSubtreeCount field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *OrgSubtreeCountMutation) AddedFields() []string {
+	var fields []string
+	if m.addlive != nil {
+		fields = append(fields, orgsubtreecount.FieldLive)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *OrgSubtreeCountMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case orgsubtreecount.FieldLive:
+		return m.AddedLive()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *OrgSubtreeCountMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case orgsubtreecount.FieldLive:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLive(v)
+		return nil
+	}
+	return fmt.Errorf("unknown OrgSubtreeCount numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *OrgSubtreeCountMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *OrgSubtreeCountMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *OrgSubtreeCountMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown OrgSubtreeCount nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *OrgSubtreeCountMutation) ResetField(name string) error {
+	switch name {
+	case orgsubtreecount.FieldAncestorID:
+		m.ResetAncestorID()
+		return nil
+	case orgsubtreecount.FieldCapabilities:
+		m.ResetCapabilities()
+		return nil
+	case orgsubtreecount.FieldLive:
+		m.ResetLive()
+		return nil
+	}
+	return fmt.Errorf("unknown OrgSubtreeCount field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *OrgSubtreeCountMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *OrgSubtreeCountMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *OrgSubtreeCountMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *OrgSubtreeCountMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *OrgSubtreeCountMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *OrgSubtreeCountMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *OrgSubtreeCountMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown OrgSubtreeCount unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *OrgSubtreeCountMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown OrgSubtreeCount edge %s", name)
 }
 
 // OrganizationMutation represents an operation that mutates the Organization nodes in the graph.

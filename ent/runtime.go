@@ -20,6 +20,7 @@ import (
 	"github.com/orgraph/orgraph/ent/membership"
 	"github.com/orgraph/orgraph/ent/organization"
 	"github.com/orgraph/orgraph/ent/orgdomain"
+	"github.com/orgraph/orgraph/ent/orgsubtreecount"
 	"github.com/orgraph/orgraph/ent/person"
 	"github.com/orgraph/orgraph/ent/personpool"
 	"github.com/orgraph/orgraph/ent/registration"
@@ -277,6 +278,12 @@ func init() {
 	orgdomainDescCreatedAt := orgdomainFields[2].Descriptor()
 	// orgdomain.DefaultCreatedAt holds the default value on creation for the created_at field.
 	orgdomain.DefaultCreatedAt = orgdomainDescCreatedAt.Default.(func() time.Time)
+	orgsubtreecountFields := schema.OrgSubtreeCount{}.Fields()
+	_ = orgsubtreecountFields
+	// orgsubtreecountDescLive is the schema descriptor for live field.
+	orgsubtreecountDescLive := orgsubtreecountFields[2].Descriptor()
+	// orgsubtreecount.DefaultLive holds the default value on creation for the live field.
+	orgsubtreecount.DefaultLive = orgsubtreecountDescLive.Default.(int)
 	organizationMixin := schema.Organization{}.Mixin()
 	organizationMixinFields0 := organizationMixin[0].Fields()
 	_ = organizationMixinFields0

@@ -45,6 +45,9 @@ func (_q *OrgClosureQuery) SelectedFields() []string { return _q.ctx.Fields }
 func (_q *OrgDomainQuery) SelectedFields() []string { return _q.ctx.Fields }
 
 // SelectedFields returns the columns the query selects; empty means all of them.
+func (_q *OrgSubtreeCountQuery) SelectedFields() []string { return _q.ctx.Fields }
+
+// SelectedFields returns the columns the query selects; empty means all of them.
 func (_q *OrganizationQuery) SelectedFields() []string { return _q.ctx.Fields }
 
 // SelectedFields returns the columns the query selects; empty means all of them.

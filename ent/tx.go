@@ -42,6 +42,8 @@ type Tx struct {
 	OrgClosure *OrgClosureClient
 	// OrgDomain is the client for interacting with the OrgDomain builders.
 	OrgDomain *OrgDomainClient
+	// OrgSubtreeCount is the client for interacting with the OrgSubtreeCount builders.
+	OrgSubtreeCount *OrgSubtreeCountClient
 	// Organization is the client for interacting with the Organization builders.
 	Organization *OrganizationClient
 	// Person is the client for interacting with the Person builders.
@@ -203,6 +205,7 @@ func (tx *Tx) init() {
 	tx.Membership = NewMembershipClient(tx.config)
 	tx.OrgClosure = NewOrgClosureClient(tx.config)
 	tx.OrgDomain = NewOrgDomainClient(tx.config)
+	tx.OrgSubtreeCount = NewOrgSubtreeCountClient(tx.config)
 	tx.Organization = NewOrganizationClient(tx.config)
 	tx.Person = NewPersonClient(tx.config)
 	tx.PersonPool = NewPersonPoolClient(tx.config)

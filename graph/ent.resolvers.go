@@ -13,6 +13,7 @@ import (
 	"github.com/orgraph/orgraph/ent"
 	"github.com/orgraph/orgraph/ent/invitation"
 	"github.com/orgraph/orgraph/graph/generated"
+	"github.com/orgraph/orgraph/internal/gate"
 )
 
 // Status is the resolver for the status field.
@@ -37,7 +38,7 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []uuid.UUID) ([]ent.Noder
 
 // Organizations is the resolver for the organizations field.
 func (r *queryResolver) Organizations(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy []*ent.OrganizationOrder, where *ent.OrganizationWhereInput) (*ent.OrganizationConnection, error) {
-	return r.Client.Organization.Query().Paginate(ctx, after, first, before, last, ent.WithOrganizationOrder(orderBy), ent.WithOrganizationFilter(where.Filter))
+	return r.Client.Organization.Query().Paginate(gate.CountFromSubtrees(ctx, where == nil, after != nil || first != nil || before != nil || last != nil), after, first, before, last, ent.WithOrganizationOrder(orderBy), ent.WithOrganizationFilter(organizationFilter(where)))
 }
 
 // Account returns generated.AccountResolver implementation.

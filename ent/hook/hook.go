@@ -177,6 +177,18 @@ func (f OrgDomainFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, e
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.OrgDomainMutation", m)
 }
 
+// The OrgSubtreeCountFunc type is an adapter to allow the use of ordinary
+// function as OrgSubtreeCount mutator.
+type OrgSubtreeCountFunc func(context.Context, *ent.OrgSubtreeCountMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f OrgSubtreeCountFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.OrgSubtreeCountMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.OrgSubtreeCountMutation", m)
+}
+
 // The OrganizationFunc type is an adapter to allow the use of ordinary
 // function as Organization mutator.
 type OrganizationFunc func(context.Context, *ent.OrganizationMutation) (ent.Value, error)

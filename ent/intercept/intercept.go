@@ -23,6 +23,7 @@ import (
 	"github.com/orgraph/orgraph/ent/organization"
 	"github.com/orgraph/orgraph/ent/orgclosure"
 	"github.com/orgraph/orgraph/ent/orgdomain"
+	"github.com/orgraph/orgraph/ent/orgsubtreecount"
 	"github.com/orgraph/orgraph/ent/person"
 	"github.com/orgraph/orgraph/ent/personpool"
 	"github.com/orgraph/orgraph/ent/predicate"
@@ -467,6 +468,33 @@ func (f TraverseOrgDomain) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.OrgDomainQuery", q)
 }
 
+// The OrgSubtreeCountFunc type is an adapter to allow the use of ordinary function as a Querier.
+type OrgSubtreeCountFunc func(context.Context, *ent.OrgSubtreeCountQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f OrgSubtreeCountFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.OrgSubtreeCountQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.OrgSubtreeCountQuery", q)
+}
+
+// The TraverseOrgSubtreeCount type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseOrgSubtreeCount func(context.Context, *ent.OrgSubtreeCountQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseOrgSubtreeCount) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseOrgSubtreeCount) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.OrgSubtreeCountQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.OrgSubtreeCountQuery", q)
+}
+
 // The OrganizationFunc type is an adapter to allow the use of ordinary function as a Querier.
 type OrganizationFunc func(context.Context, *ent.OrganizationQuery) (ent.Value, error)
 
@@ -714,6 +742,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.OrgClosureQuery, predicate.OrgClosure, orgclosure.OrderOption]{typ: ent.TypeOrgClosure, tq: q}, nil
 	case *ent.OrgDomainQuery:
 		return &query[*ent.OrgDomainQuery, predicate.OrgDomain, orgdomain.OrderOption]{typ: ent.TypeOrgDomain, tq: q}, nil
+	case *ent.OrgSubtreeCountQuery:
+		return &query[*ent.OrgSubtreeCountQuery, predicate.OrgSubtreeCount, orgsubtreecount.OrderOption]{typ: ent.TypeOrgSubtreeCount, tq: q}, nil
 	case *ent.OrganizationQuery:
 		return &query[*ent.OrganizationQuery, predicate.Organization, organization.OrderOption]{typ: ent.TypeOrganization, tq: q}, nil
 	case *ent.PersonQuery:

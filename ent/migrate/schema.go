@@ -3,6 +3,7 @@
 package migrate
 
 import (
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/dialect/sql/schema"
 	"entgo.io/ent/schema/field"
 )
@@ -462,6 +463,26 @@ var (
 			},
 		},
 	}
+	// OrgSubtreeCountsColumns holds the columns for the "org_subtree_counts" table.
+	OrgSubtreeCountsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "ancestor_id", Type: field.TypeUUID},
+		{Name: "capabilities", Type: field.TypeString, Size: 2147483647},
+		{Name: "live", Type: field.TypeInt, Default: 0},
+	}
+	// OrgSubtreeCountsTable holds the schema information for the "org_subtree_counts" table.
+	OrgSubtreeCountsTable = &schema.Table{
+		Name:       "org_subtree_counts",
+		Columns:    OrgSubtreeCountsColumns,
+		PrimaryKey: []*schema.Column{OrgSubtreeCountsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "orgsubtreecount_ancestor_id_capabilities",
+				Unique:  true,
+				Columns: []*schema.Column{OrgSubtreeCountsColumns[1], OrgSubtreeCountsColumns[2]},
+			},
+		},
+	}
 	// OrganizationsColumns holds the columns for the "organizations" table.
 	OrganizationsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -527,6 +548,19 @@ var (
 				Name:    "organization_created_at",
 				Unique:  false,
 				Columns: []*schema.Column{OrganizationsColumns[1]},
+			},
+			{
+				Name:    "organization_name_id",
+				Unique:  false,
+				Columns: []*schema.Column{OrganizationsColumns[2], OrganizationsColumns[0]},
+			},
+			{
+				Name:    "organization_name_pattern",
+				Unique:  false,
+				Columns: []*schema.Column{OrganizationsColumns[2]},
+				Annotation: &entsql.IndexAnnotation{
+					OpClass: "text_pattern_ops",
+				},
 			},
 		},
 	}
@@ -683,6 +717,7 @@ var (
 		MembershipsTable,
 		OrgClosuresTable,
 		OrgDomainsTable,
+		OrgSubtreeCountsTable,
 		OrganizationsTable,
 		PersonsTable,
 		PersonPoolsTable,

@@ -48,6 +48,9 @@ type OrgClosure func(*sql.Selector)
 // OrgDomain is the predicate function for orgdomain builders.
 type OrgDomain func(*sql.Selector)
 
+// OrgSubtreeCount is the predicate function for orgsubtreecount builders.
+type OrgSubtreeCount func(*sql.Selector)
+
 // Organization is the predicate function for organization builders.
 type Organization func(*sql.Selector)
 

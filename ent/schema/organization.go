@@ -5,6 +5,7 @@ import (
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
@@ -87,6 +88,14 @@ func (Organization) Indexes() []ent.Index {
 		index.Fields("slug"),
 		index.Fields("parent_id"),
 		index.Fields("created_at"),
+		// Console pages ordered by name walk this index (id breaks ties, as
+		// the pagination's ORDER BY does) instead of sorting every row in scope.
+		index.Fields("name", "id"),
+		// nameHasPrefix: PostgreSQL turns LIKE 'p%' into a range on this
+		// index whatever the database collation (SQLite ranges over the
+		// index above, see internal/gate's NameHasPrefix).
+		index.Fields("name").StorageKey("organization_name_pattern").
+			Annotations(entsql.OpClass("text_pattern_ops")),
 	}
 }
 
@@ -135,6 +144,35 @@ func (OrgClosure) Indexes() []ent.Index {
 
 // Annotations of OrgClosure.
 func (OrgClosure) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip()}
+}
+
+// OrgSubtreeCount is how many live (not soft-deleted) orgs with one set of
+// capabilities the subtree of an org holds (itself included): one row per
+// (ancestor, capabilities) over the closure rows. Triggers on org_closures and
+// organizations keep it in the same transaction as every change to the tree
+// (internal/store/subtree_counts.go, and the migration that added it), so an
+// unfiltered organizations list counts its total from a few rows instead of
+// every org in scope (internal/gate/count.go).
+type OrgSubtreeCount struct{ ent.Schema }
+
+// Fields of OrgSubtreeCount.
+func (OrgSubtreeCount) Fields() []ent.Field {
+	return []ent.Field{
+		field.UUID("ancestor_id", uuid.UUID{}).Immutable(),
+		// capabilities is the JSON text of the descendants' capabilities column.
+		field.Text("capabilities").Immutable(),
+		field.Int("live").Default(0),
+	}
+}
+
+// Indexes of OrgSubtreeCount.
+func (OrgSubtreeCount) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("ancestor_id", "capabilities").Unique()}
+}
+
+// Annotations of OrgSubtreeCount.
+func (OrgSubtreeCount) Annotations() []schema.Annotation {
 	return []schema.Annotation{entgql.Skip()}
 }
 

@@ -46,12 +46,12 @@ type world struct {
 	grantees int
 }
 
-func start(b testing.TB, be testutil.Backend) *world {
+func start(b testing.TB, be testutil.Backend, opts ...testutil.Option) *world {
 	b.Helper()
-	in := testutil.Start(b, be, func(c *app.Config) {
+	in := testutil.Start(b, be, append([]testutil.Option{func(c *app.Config) {
 		// Each request is logged at Info; that is I/O, not what is measured here.
 		c.Logger = slog.New(slog.DiscardHandler)
-	})
+	}}, opts...)...)
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 64
 	b.Cleanup(tr.CloseIdleConnections)

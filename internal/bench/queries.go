@@ -75,3 +75,16 @@ fragment OrgFields on Organization {
   members(first: 10) { totalCount edges { node { role account { alias } } } }
   applications { totalCount }
 }`
+
+// ConsolePageQuery is an admin console's page of orgs from issue 12: the
+// first 50 in name order with their total, member and application counts
+// and the caller's role.
+const ConsolePageQuery = `query Console { organizations(first: 50, orderBy: {field: NAME}) {
+  totalCount edges { node { name slug membersCount applicationsCount viewerRole } } } }`
+
+// ConsolePrefixQuery is the console's name search (a prefix no seeded name has).
+const ConsolePrefixQuery = `query Search { organizations(first: 50, where: {nameHasPrefix: "x"}) {
+  totalCount edges { node { name slug membersCount applicationsCount viewerRole } } } }`
+
+// ConsoleCountQuery is the total alone.
+const ConsoleCountQuery = `query Count { organizations { totalCount } }`

@@ -35,7 +35,7 @@ import (
 // closure table, so totalCount and pagination stay exact. The same rules
 // (readRules) confine the subqueries of has<Edge>With filters (see Readable).
 func (g *Gate) installFilters(client *ent.Client) {
-	client.Organization.Intercept(recordLoadedOrgs())
+	client.Organization.Intercept(recordLoadedOrgs(), g.subtreeCounter())
 	client.Organization.Intercept(
 		intercept.TraverseOrganization(func(ctx context.Context, q *ent.OrganizationQuery) error {
 			selectDecisionColumns(q)
@@ -419,8 +419,14 @@ func scopePredicate(s *sql.Selector, scope policy.Scope, sh shape, column string
 	if scope.Ceiling != nil {
 		preds = append(preds, underCeiling(s, column, scope.Ceiling))
 	}
-	if len(preds) == 0 {
+	switch len(preds) {
+	case 0:
 		return sql.P(func(b *sql.Builder) { b.WriteString("1 = 1") })
+	case 1:
+		// Not sql.And of one: ent renders that as its element without
+		// telling it that it is nested, and a nested OR (subtree or single
+		// grants) then loses its parentheses: "deleted_at IS NULL AND a OR b".
+		return preds[0]
 	}
 	return sql.And(preds...)
 }

@@ -77,6 +77,9 @@ func (s *Store) ApplyMigrations(ctx context.Context, opts MigrateOptions) (*Migr
 		if err := s.Client.Schema.Create(ctx, entmigrate.WithDropIndex(true)); err != nil {
 			return nil, fmt.Errorf("migrate: %w", err)
 		}
+		if err := ensureSQLiteSubtreeCounts(ctx, s.DB); err != nil {
+			return nil, fmt.Errorf("migrate: %w", err)
+		}
 		return &MigrationReport{}, nil
 	}
 	dir, err := migrations.Dir()

@@ -366,7 +366,17 @@ func underCeiling(s *sql.Selector, column string, caps []string) *sql.Predicate 
 func holdsCapability(s *sql.Selector, col string, caps []string) *sql.Predicate {
 	return sql.P(func(b *sql.Builder) {
 		if s.Dialect() == dialect.Postgres {
-			b.WriteString("EXISTS (SELECT 1 FROM jsonb_array_elements_text(" + col + ") AS cap(v) WHERE cap.v IN (")
+			// jsonb's "?|" as a function (no placeholder-like character):
+			// a test per row, where unnesting the array was a subplan per row
+			b.WriteString("jsonb_exists_any(" + col + ", ARRAY[")
+			for i, c := range caps {
+				if i > 0 {
+					b.Comma()
+				}
+				b.Arg(c)
+			}
+			b.WriteString("]::text[])")
+			return
 		} else {
 			b.WriteString("EXISTS (SELECT 1 FROM json_each(" + col + ") AS cap WHERE cap.value IN (")
 		}

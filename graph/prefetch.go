@@ -402,7 +402,7 @@ func shown(rows []prefetched, first *int) []prefetched {
 // the query joins their union, with the counts each plan selects.
 func (p *planner) orgStatement(s *sql.Selector, root func(*sql.Selector), rules map[countKind]func(*sql.Selector)) {
 	d := s.Dialect()
-	var with *sql.WithBuilder
+	with := &materialized{}
 	var union *sql.Selector
 	for _, plan := range p.orgs {
 		t := sql.Table(organization.Table).As("o")
@@ -429,11 +429,7 @@ func (p *planner) orgStatement(s *sql.Selector, root func(*sql.Selector), rules 
 		if plan.parent == nil {
 			rules[readableChildren](page)
 		}
-		if with == nil {
-			with = sql.With(cteName(plan.index)).As(page)
-		} else {
-			with.With(cteName(plan.index)).As(page)
-		}
+		with.add(cteName(plan.index), page)
 		cte := sql.Table(cteName(plan.index))
 		part := sql.Dialect(d).Select(cte.C(organization.FieldID), cte.C("rank")).
 			AppendSelectExprAs(sql.Expr(strconv.Itoa(plan.index)), "plan").From(cte)
@@ -443,31 +439,32 @@ func (p *planner) orgStatement(s *sql.Selector, root func(*sql.Selector), rules 
 			union.UnionAll(part)
 		}
 	}
-	with.With("prefetch").As(union)
+	with.add("prefetch", union)
 	x := sql.Table("prefetch").As("x")
-	s.Prefix(with)
 	s.Join(x).On(s.C(organization.FieldID), x.C(organization.FieldID))
 	// The plan, the rank and the counts travel in one text column: ent asks
 	// the driver for the type of every column it does not know, on every row.
 	parts := []sql.Querier{sql.Expr(x.C("plan")), sql.Expr(x.C("rank"))}
 	for _, kind := range countKinds {
-		var plans []string
+		var plans []any
 		for _, plan := range p.orgs {
 			if plan.counts[kind] {
-				plans = append(plans, strconv.Itoa(plan.index))
+				plans = append(plans, plan.index)
 			}
 		}
 		if len(plans) == 0 {
 			parts = append(parts, sql.Expr("0"))
 			continue
 		}
-		sub := countOf(d, kind, rules[kind], s.C(organization.FieldID))
-		parts = append(parts, sql.ExprFunc(func(b *sql.Builder) {
-			b.WriteString("CASE WHEN " + x.C("plan") + " IN (" + strings.Join(plans, ", ") + ") THEN ")
-			b.Wrap(func(b *sql.Builder) { b.Join(sub) })
-			b.WriteString(" ELSE 0 END")
-		}))
+		// Counted per org in one grouped pass (a correlated count per row
+		// re-ran the read rule's subqueries for every row).
+		name := "prefetch_count_" + string(kind)
+		with.add(name, countOf(d, kind, rules[kind], plans))
+		c := sql.Table(name).As("count_" + string(kind))
+		s.LeftJoin(c).On(s.C(organization.FieldID), c.C("org"))
+		parts = append(parts, sql.Expr("COALESCE("+c.C("n")+", 0)"))
 	}
+	s.Prefix(with)
 	s.AppendSelectExprAs(packed(parts), "prefetch")
 }
 
@@ -512,10 +509,37 @@ func unpacked(v interface {
 	return out
 }
 
+// materialized is a WITH clause whose queries run once each: PostgreSQL
+// would otherwise fold a query used once into the statement, where, estimated
+// at a row or two, it was re-run for every org (both back ends take the keyword).
+type materialized struct {
+	sql.Builder
+	names  []string
+	bodies []*sql.Selector
+}
+
+func (m *materialized) add(name string, body *sql.Selector) {
+	m.names, m.bodies = append(m.names, name), append(m.bodies, body)
+}
+
+// Query writes the clause; the statement sets its dialect and placeholder
+// count first (the embedded Builder's SetDialect and SetTotal).
+func (m *materialized) Query() (string, []any) {
+	m.WriteString("WITH ")
+	for i, name := range m.names {
+		if i > 0 {
+			m.Comma()
+		}
+		m.Ident(name).WriteString(" AS MATERIALIZED ")
+		m.Wrap(func(b *sql.Builder) { b.Join(m.bodies[i]) })
+	}
+	return m.Builder.Query()
+}
+
 func cteName(i int) string { return "prefetch_" + strconv.Itoa(i) }
 
-// countOf is a correlated count of kind's rows of the org in orgColumn.
-func countOf(d string, kind countKind, rule func(*sql.Selector), orgColumn string) *sql.Selector {
+// countOf counts kind's rows of each org listed in plans, by org.
+func countOf(d string, kind countKind, rule func(*sql.Selector), plans []any) *sql.Selector {
 	var table, fk string
 	switch kind {
 	case readableChildren:
@@ -527,8 +551,11 @@ func countOf(d string, kind countKind, rule func(*sql.Selector), orgColumn strin
 	case allPersons:
 		table, fk = registration.Table, registration.FieldOrganizationID
 	}
+	listed := sql.Table("prefetch")
+	orgs := sql.Dialect(d).Select(listed.C(organization.FieldID)).From(listed).Where(sql.In(listed.C("plan"), plans...))
 	t := sql.Table(table).As("c")
-	sub := sql.Dialect(d).Select(sql.Count("*")).From(t).Where(sql.ColumnsEQ(t.C(fk), orgColumn))
+	sub := sql.Dialect(d).Select().AppendSelectAs(t.C(fk), "org").AppendSelectExprAs(sql.Expr("COUNT(*)"), "n").
+		From(t).Where(sql.In(t.C(fk), orgs)).GroupBy(t.C(fk))
 	if rule != nil {
 		rule(sub)
 	}
@@ -589,7 +616,7 @@ func (r *Resolver) prefetchMembers(ctx context.Context, p *planner, byPlan [][]p
 			return
 		}
 		x := sql.Table("prefetch").As("x")
-		s.Prefix(sql.With("prefetch").As(union))
+		s.Prefix(&materialized{names: []string{"prefetch"}, bodies: []*sql.Selector{union}})
 		s.Join(x).On(s.C(membership.FieldID), x.C(membership.FieldID))
 		s.AppendSelectExprAs(packed([]sql.Querier{sql.Expr(x.C("plan")), sql.Expr(x.C("rank"))}), "prefetch")
 	})

@@ -114,6 +114,10 @@ func (s *Service) auditDenial(ctx context.Context, d *apperr.Denial) error {
 	if !s.denials.admit(ctx) {
 		return nil
 	}
+	// A caller that hangs up once refused is still on record: the write
+	// outlives its request, within a bound of its own.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), deniedAuditTimeout)
+	defer cancel()
 	return s.runTx(ctx, func(tx *ent.Tx) error {
 		var org *uuid.UUID // a probe of what the caller cannot see goes to the platform's trail
 		if id, err := uuid.Parse(d.OrgID); err == nil && !d.Hidden {
@@ -123,6 +127,9 @@ func (s *Service) auditDenial(ctx context.Context, d *apperr.Denial) error {
 			map[string]any{"action": d.Action, "reasons": d.Reasons})
 	})
 }
+
+// deniedAuditTimeout bounds the write of a refused attempt whose caller left.
+const deniedAuditTimeout = 5 * time.Second
 
 func (s *Service) runTx(ctx context.Context, fn func(tx *ent.Tx) error) error {
 	var err error

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 
 	"entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/graphql"
@@ -108,6 +109,9 @@ type planner struct {
 	oc      *graphql.OperationContext
 	orgs    []*orgPlan
 	members []*memberPlan
+	// columns of organizations some selected field reads; the gate's read
+	// interceptor adds those its decisions read
+	columns []string
 }
 
 // planOrganization plans the selection of the current (root) field, or
@@ -123,6 +127,24 @@ func planOrganization(ctx context.Context) (*planner, bool) {
 		return nil, false
 	}
 	return p, true
+}
+
+// column records the column a field of Organization reads, if it is one
+// (entgql names a field after its column: parentID is parent_id).
+func (p *planner) column(field string) {
+	var b strings.Builder
+	for i, r := range strings.Replace(field, "ID", "Id", 1) {
+		if unicode.IsUpper(r) {
+			if i > 0 {
+				b.WriteByte('_')
+			}
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	if c := b.String(); organization.ValidColumn(c) && !slices.Contains(p.columns, c) {
+		p.columns = append(p.columns, c)
+	}
 }
 
 func (p *planner) newOrg(parent *orgPlan, alias string, first *int) *orgPlan {
@@ -159,6 +181,7 @@ func (p *planner) org(o *orgPlan, sel ast.SelectionSet) bool {
 		case f.Name == "personsCount":
 			o.counts[allPersons] = true
 		case f.Name == "__typename" || isLeaf(f) || selfResolving[f.Name]:
+			p.column(f.Name)
 		default:
 			return false
 		}
@@ -313,7 +336,14 @@ func (r *Resolver) prefetchOrganization(ctx context.Context, root func(*sql.Sele
 	if rules[readableApplications], err = r.Gate.ReadRule(ctx, "Application"); err != nil {
 		return nil, true, err
 	}
-	q := r.Client.Organization.Query()
+	// Only the columns the selection reads: what field collection loads too.
+	columns := []string{organization.FieldID, organization.FieldParentID}
+	for _, c := range p.columns {
+		if !slices.Contains(columns, c) {
+			columns = append(columns, c)
+		}
+	}
+	q := r.Client.Organization.Query().Select(columns...)
 	q.Modify(func(s *sql.Selector) { p.orgStatement(s, root, rules) })
 	rows, err := q.All(ctx)
 	if err != nil {

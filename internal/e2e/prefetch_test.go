@@ -10,8 +10,10 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/orgraph/orgraph/ent/application"
+	"github.com/orgraph/orgraph/graph/generated"
 	"github.com/orgraph/orgraph/internal/seed"
 	"github.com/orgraph/orgraph/internal/testutil"
 )
@@ -46,6 +48,12 @@ var prefetchShapes = map[string]string{
 // roles their actions), on both back ends. The same query with one field the
 // prefetcher leaves to field collection (parent) is the reference.
 func TestPrefetchMatchesFieldCollection(t *testing.T) {
+	// every field of Organization that loads no edge, read from the schema
+	scalars := everyOrganizationLeaf(t)
+	shapes := map[string]string{"scalars": "\n" + scalars + " children(first: 2) { edges { node { " + scalars + " } } }"}
+	for name, shape := range prefetchShapes {
+		shapes[name] = shape
+	}
 	for _, b := range testutil.Backends {
 		t.Run(string(b), func(t *testing.T) {
 			in := testutil.Start(t, b)
@@ -108,7 +116,7 @@ func TestPrefetchMatchesFieldCollection(t *testing.T) {
 			starts := []uuid.UUID{ids[0], ids[1], ids[5]}
 			compared := 0
 			for who, token := range tokens {
-				for name, shape := range prefetchShapes {
+				for name, shape := range shapes {
 					for _, start := range starts {
 						vars := map[string]any{"id": start.String()}
 						fast := in.Do(token, "query($id: ID!) { organization(id: $id) {"+shape+"} }", vars)
@@ -192,4 +200,26 @@ func encodeWithoutRequestIDs(t *testing.T, v map[string]any) string {
 		t.Fatal("empty response")
 	}
 	return string(out)
+}
+
+// everyOrganizationLeaf selects every field of Organization the prefetcher
+// loads with the org row: scalars, enums and the fields resolved from it.
+func everyOrganizationLeaf(t *testing.T) string {
+	s := generated.NewExecutableSchema(generated.Config{}).Schema()
+	var b strings.Builder
+	for _, f := range s.Types["Organization"].Fields {
+		def := s.Types[f.Type.Name()]
+		switch {
+		case def.Kind == ast.Scalar || def.Kind == ast.Enum:
+			b.WriteString(f.Name + fieldArgs[f.Name] + " ")
+		case f.Name == "limits":
+			b.WriteString("limits { applications sectors suborgs } ")
+		case f.Name == "ancestors":
+			b.WriteString("ancestors { id name } ")
+		}
+	}
+	if !strings.Contains(b.String(), "viewerCan") || !strings.Contains(b.String(), "settings") {
+		t.Fatalf("the schema walk missed fields: %s", b.String())
+	}
+	return b.String()
 }

@@ -113,6 +113,17 @@ func TestPrefetchMatchesFieldCollection(t *testing.T) {
 					}
 				}
 			}
+			// Hostile callers: a token confined to a sibling subtree, and the
+			// owner of another tenant naming this tenant's ids.
+			tokens["scoped"] = in.Token("user1", ids[2].String())
+			tokens["outsider"] = in.Account("outsider", false)
+			outsider, err := in.Service.AccountByAlias(ctx, "outsider")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := seed.Tree(ctx, db, in.Engine, outsider, "Elsewhere", 2, 2, 7); err != nil {
+				t.Fatal(err)
+			}
 			starts := []uuid.UUID{ids[0], ids[1], ids[5]}
 			compared := 0
 			for who, token := range tokens {
@@ -123,6 +134,9 @@ func TestPrefetchMatchesFieldCollection(t *testing.T) {
 						ref := in.Do(token, "query($id: ID!) { organization(id: $id) { reference: parent { id }"+shape+"} }", vars)
 						if got, want := normalized(t, string(fast.Raw)), withoutReference(t, string(ref.Raw)); got != want {
 							t.Fatalf("%s, shape %s, from %s:\nprefetched: %s\nreference:  %s", who, name, start, got, want)
+						}
+						if who == "outsider" && testutil.Get(fast.Data, "organization") != nil {
+							t.Fatalf("another tenant's owner read %s: %s", start, fast.Raw)
 						}
 						if strings.Contains(string(fast.Raw), `"organization":{`) {
 							compared++

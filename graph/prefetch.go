@@ -601,7 +601,7 @@ func (r *Resolver) prefetchMembers(ctx context.Context, p *planner, byPlan [][]p
 	}
 	orgsOf := make([][]*ent.Organization, len(p.members))
 	for _, m := range p.members {
-		for _, row := range shownOrgs(p, byPlan, m.org) {
+		for _, row := range shown(byPlan[m.org.index], m.org.first) {
 			orgsOf[m.index] = append(orgsOf[m.index], row.org)
 		}
 	}
@@ -683,9 +683,4 @@ func (r *Resolver) prefetchMembers(ctx context.Context, p *planner, byPlan [][]p
 		}
 	}
 	return nil
-}
-
-// shownOrgs are the orgs of a plan a client sees.
-func shownOrgs(p *planner, byPlan [][]prefetched, plan *orgPlan) []prefetched {
-	return shown(byPlan[plan.index], plan.first)
 }

@@ -254,15 +254,24 @@ func (g *Gate) decideAccount(ctx context.Context, action string, acc *ent.Accoun
 
 // Explain decides on any resource, inside a transaction when client is its client.
 func (g *Gate) Explain(ctx context.Context, client *ent.Client, action string, t Target) (policy.Decision, error) {
+	return g.explain(ctx, client, action, t, func() (map[uuid.UUID]int, error) {
+		return g.ownerCountsIn(ctx, client, append(slices.Clone(t.Org.Ancestry), t.Org.ID))
+	})
+}
+
+// explain decides action on t with the owner facts owners reads.
+func (g *Gate) explain(ctx context.Context, client *ent.Client, action string, t Target, owners func() (map[uuid.UUID]int, error)) (policy.Decision, error) {
 	subj, err := g.subjectWith(ctx, client)
 	if err != nil {
 		return policy.Decision{}, err
 	}
 	in := g.input(ctx, subj, action, t)
 	if t.Org != nil {
-		if err := g.fillOwners(ctx, client, &in, t.Org); err != nil {
+		counts, err := owners()
+		if err != nil {
 			return policy.Decision{}, err
 		}
+		setOwners(&in, t.Org, counts)
 	}
 	d, err := g.engine.Decide(ctx, in)
 	if err != nil {
@@ -276,22 +285,9 @@ func (g *Gate) Explain(ctx context.Context, client *ent.Client, action string, t
 // like Explain, with the owner facts of the org's whole list loaded at once
 // and kept for the request.
 func (g *Gate) Can(ctx context.Context, action string, org *ent.Organization) (policy.Decision, error) {
-	subj, err := g.subject(ctx)
-	if err != nil {
-		return policy.Decision{}, err
-	}
-	in := g.input(ctx, subj, action, orgTarget(org))
-	counts, err := g.ownerCounts(ctx, org)
-	if err != nil {
-		return policy.Decision{}, err
-	}
-	setOwners(&in, org, counts)
-	d, err := g.engine.Decide(ctx, in)
-	if err != nil {
-		return policy.Decision{}, err
-	}
-	record(ctx, action, in.Resource.Org, d)
-	return d, nil
+	return g.explain(ctx, g.client, action, orgTarget(org), func() (map[uuid.UUID]int, error) {
+		return g.ownerCounts(ctx, org)
+	})
 }
 
 // ownerCounts are the direct owner counts of org's chain, read for the chains
@@ -324,22 +320,13 @@ func (g *Gate) ownerCounts(ctx context.Context, org *ent.Organization) (map[uuid
 	}
 	r.mu.Unlock()
 	if len(missing) > 0 {
-		var rows []struct {
-			OrganizationID uuid.UUID `json:"organization_id"`
-			Count          int       `json:"count"`
-		}
-		err := g.client.Membership.Query().
-			Where(membership.RoleEQ(g.engine.OwnerRole()), membership.OrganizationIDIn(missing...)).
-			GroupBy(membership.FieldOrganizationID).Aggregate(ent.Count()).Scan(System(ctx), &rows)
+		counts, err := g.ownerCountsIn(ctx, g.client, missing)
 		if err != nil {
 			return nil, err
 		}
 		r.mu.Lock()
 		for _, id := range missing {
-			r.owners[id] = 0
-		}
-		for _, row := range rows {
-			r.owners[row.OrganizationID] = row.Count
+			r.owners[id] = counts[id]
 		}
 		r.mu.Unlock()
 	}
@@ -424,26 +411,23 @@ func onlyFrozen(d policy.Decision) bool {
 	return len(d.Reasons) > 0
 }
 
-// fillOwners sets the owner facts used by the sole-owner rule: the nearest org on
-// the chain that has direct owners, and how many it has.
-func (g *Gate) fillOwners(ctx context.Context, client *ent.Client, in *policy.Input, org *ent.Organization) error {
-	chain := append(slices.Clone(org.Ancestry), org.ID)
+// ownerCountsIn reads, through client, how many direct owners each of orgs has.
+func (g *Gate) ownerCountsIn(ctx context.Context, client *ent.Client, orgs []uuid.UUID) (map[uuid.UUID]int, error) {
 	var rows []struct {
 		OrganizationID uuid.UUID `json:"organization_id"`
 		Count          int       `json:"count"`
 	}
 	err := client.Membership.Query().
-		Where(membership.RoleEQ(g.engine.OwnerRole()), membership.OrganizationIDIn(chain...)).
+		Where(membership.RoleEQ(g.engine.OwnerRole()), membership.OrganizationIDIn(orgs...)).
 		GroupBy(membership.FieldOrganizationID).Aggregate(ent.Count()).Scan(System(ctx), &rows)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	counts := map[uuid.UUID]int{}
-	for _, r := range rows {
-		counts[r.OrganizationID] = r.Count
+	counts := make(map[uuid.UUID]int, len(rows))
+	for _, row := range rows {
+		counts[row.OrganizationID] = row.Count
 	}
-	setOwners(in, org, counts)
-	return nil
+	return counts, nil
 }
 
 // Org returns an org by id through the request memo (unfiltered: callers decide).

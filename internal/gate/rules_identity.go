@@ -3,6 +3,7 @@ package gate
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -87,9 +88,11 @@ func (g *Gate) CheckDelegation(ctx context.Context, client *ent.Client, role str
 	key := policy.Subject{Type: "api_key", ID: "delegation-check",
 		Memberships: []policy.Membership{{Org: t.Org.ID.String(), Role: role}}}
 	var owners policy.Input
-	if err := g.fillOwners(ctx, client, &owners, t.Org); err != nil {
+	counts, err := g.ownerCountsIn(ctx, client, append(slices.Clone(t.Org.Ancestry), t.Org.ID))
+	if err != nil {
 		return err
 	}
+	setOwners(&owners, t.Org, counts)
 	var missing []string
 	for _, action := range lister.Actions() {
 		kin := g.input(ctx, key, action, t)
